@@ -1,0 +1,99 @@
+"""The `labkit` command: doctor, up, down, status, images, clean, bench."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from labkit.errors import LabError
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from labkit.doctor import doctor
+
+    report = doctor()
+    print(report)
+    return 0 if report.ok else 1
+
+
+def _up(args: argparse.Namespace) -> int:
+    from labkit import engine
+
+    print(engine.up())
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    from labkit import engine
+
+    engine.down()
+    print("lab engine stopped; nothing of it is left running")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from labkit import engine
+
+    st = engine.status()
+    print(st)
+    return 0 if st.up else 3
+
+
+def _images(args: argparse.Namespace) -> int:
+    from labkit import images
+
+    if args.action == "build":
+        images.build(args.names or None)
+    else:
+        for name in images.names():
+            r = images.recipe(name)
+            print(f"{r.tag:<24} images/{name}/  {images.context_digest(r)[:19]}")
+    return 0
+
+
+def _clean(args: argparse.Namespace) -> int:
+    from labkit.clean import clean
+
+    print(clean())
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from labkit import bench
+
+    return bench.run(args.what, rounds=args.rounds)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line, one sub-command per verb."""
+    p = argparse.ArgumentParser(prog="labkit", description="Helper of the course 'Containers, down the stack'.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("doctor", help="check this machine for everything the course needs").set_defaults(run=_doctor)
+    sub.add_parser("up", help="start the lab engine (containerd, dockerd, registry)").set_defaults(run=_up)
+    sub.add_parser("down", help="stop the lab engine and leave nothing behind").set_defaults(run=_down)
+    sub.add_parser("status", help="show which lab daemons run").set_defaults(run=_status)
+    img = sub.add_parser("images", help="list or build the lab images from images/")
+    img.add_argument("action", choices=["list", "build"], nargs="?", default="list")
+    img.add_argument("names", nargs="*", help="only these images (default: all)")
+    img.set_defaults(run=_images)
+    sub.add_parser("clean", help="remove everything any lesson made").set_defaults(run=_clean)
+    b = sub.add_parser("bench", help="measure (engine: cold and warm `labkit up`)")
+    b.add_argument("what", choices=["engine"])
+    b.add_argument("--rounds", type=int, default=3)
+    b.set_defaults(run=_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: a LabError becomes one sentence on stderr and exit status 1."""
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except LabError as err:
+        print(f"labkit: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

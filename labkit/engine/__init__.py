@@ -1,0 +1,166 @@
+"""The lab engine: the course's own containerd, dockerd and registry.
+
+`up` starts what is not running and returns at once when all is up; `down` stops
+everything and leaves no process, mount, socket or interface behind.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+from labkit import config
+from labkit.engine import containerd, dockerd, registry
+from labkit.engine.daemon import Daemon
+from labkit.errors import LabError
+
+BINARIES = ("containerd", "containerd-shim-runc-v2", "ctr", "runc", "dockerd", "docker-proxy", "docker-registry", "ip")
+
+
+def daemons() -> list[Daemon]:
+    """The engine's daemons in start order (dockerd needs containerd)."""
+    return [containerd.daemon(), dockerd.daemon(), registry.daemon()]
+
+
+def need_root(action: str) -> None:
+    """Stop with one sentence when not root: the engine makes mounts, bridges and cgroups."""
+    if os.geteuid() != 0:
+        raise LabError(f"{action} needs root", "the lab engine makes mounts, bridges and cgroups",
+                       "Run it as root, for example with `sudo`")
+
+
+def up() -> "Status":
+    """Start the lab engine (a no-op when it is already up); returns its status."""
+    need_root("`labkit up`")
+    todo = [d for d in daemons() if not (d.pid() and d.ready())]
+    if not todo:
+        return status()
+    missing = [b for b in BINARIES if shutil.which(b) is None]
+    if missing:
+        raise LabError("The lab engine cannot start", f"missing programs: {', '.join(missing)}",
+                       "Run the README's set-up command (`./lab open`) to install them")
+    config.RUN.mkdir(parents=True, exist_ok=True)
+    for part in (containerd, dockerd, registry):
+        part.write_configs()
+    started: list[Daemon] = []
+    try:
+        dockerd.bridge_up()
+        for d in todo:
+            if d.name == "registry":
+                registry.check_port_free()
+            d.start()
+            started.append(d)
+    except BaseException:
+        for d in reversed(started):     # never leave a half-started engine behind
+            d.stop()
+        if len(todo) == len(daemons()):
+            dockerd.bridge_down()
+        raise
+    return status()
+
+
+def down() -> None:
+    """Stop the lab engine and remove every process, mount, socket and interface it made."""
+    need_root("`labkit down`")
+    cont, dock, reg = daemons()
+    reg.stop()
+    dock.stop(grace=30)        # dockerd stops its containers on the way out
+    if cont.pid():
+        _stop_workloads()
+    cont.stop()
+    _kill_shims()
+    _unmount_under(str(config.RUN), str(config.STATE))
+    dockerd.bridge_down()
+    shutil.rmtree(config.RUN, ignore_errors=True)
+
+
+@dataclass
+class Row:
+    name: str
+    pid: int | None
+    ready: bool
+    endpoint: str
+
+
+@dataclass
+class Status:
+    """The engine's daemons: running, answering, where. Shown as a table in notebooks."""
+
+    rows: list[Row]
+
+    @property
+    def up(self) -> bool:
+        return all(r.ready for r in self.rows)
+
+    def __str__(self) -> str:
+        lines = [f"{'daemon':<11} {'state':<8} {'pid':>7}  endpoint"]
+        for r in self.rows:
+            state = "up" if r.ready else ("no answer" if r.pid else "down")
+            lines.append(f"{r.name:<11} {state:<8} {r.pid or '-':>7}  {r.endpoint}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        cells = "".join(
+            f"<tr><td>{r.name}</td><td>{'✅ up' if r.ready else '❌ down'}</td><td><code>{r.endpoint}</code></td></tr>"
+            for r in self.rows
+        )
+        return f"<table><tr><th>daemon</th><th>state</th><th>endpoint</th></tr>{cells}</table>"
+
+
+def status() -> Status:
+    """Which lab daemons are running and answering."""
+    endpoints = [str(config.CONTAINERD_SOCK), str(config.DOCKER_SOCK), f"http://{config.REGISTRY}"]
+    rows = []
+    for d, ep in zip(daemons(), endpoints):
+        pid = d.pid()
+        rows.append(Row(d.name, pid, bool(pid) and d.ready(), ep))
+    return Status(rows)
+
+
+def ensure_up() -> None:
+    """Raise one clear sentence when the engine is not up (for code that needs it)."""
+    if not status().up:
+        raise LabError("The lab engine is not running", "", "Start it with `labkit up` (or run the set-up notebook 00)")
+
+
+def _ctr(*args: str) -> list[str]:
+    proc = subprocess.run(["ctr", "--address", str(config.CONTAINERD_SOCK), *args],
+                          capture_output=True, text=True, timeout=60)
+    return proc.stdout.split()
+
+
+def _stop_workloads() -> None:
+    # Pods first, through the CRI, so CNI takes down their network namespaces and veths.
+    try:
+        from labkit.cri import CRI
+
+        with CRI() as cri:
+            for pod in cri.pods():
+                cri.remove_pod(pod.id)
+    except (ImportError, LabError):
+        pass
+    for ns in _ctr("namespaces", "list", "-q"):
+        for task in _ctr("-n", ns, "tasks", "list", "-q"):
+            _ctr("-n", ns, "tasks", "delete", "--force", task)
+
+
+def _kill_shims() -> None:
+    # A shim outlives containerd by design (lesson 03); down must not leave one behind.
+    needle = str(config.CONTAINERD_SOCK).encode()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = open(f"/proc/{pid}/cmdline", "rb").read()
+        except OSError:
+            continue
+        if cmd.startswith(b"/usr/bin/containerd-shim") or cmd.startswith(b"containerd-shim"):
+            if needle in cmd:
+                os.kill(int(pid), 9)
+
+
+def _unmount_under(*roots: str) -> None:
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    for point in sorted(points, key=len, reverse=True):
+        if point.startswith(roots):
+            subprocess.run(["umount", "-l", point], capture_output=True)

@@ -1,0 +1,127 @@
+"""A lab daemon: started detached, tracked by a pid file, ready when it answers."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from labkit.config import LOG
+from labkit.errors import LabError
+
+
+@dataclass
+class Daemon:
+    """One process of the lab engine, started by `labkit up` and stopped by `labkit down`."""
+
+    name: str
+    argv: list[str]
+    ready: Callable[[], bool]          # answers a real request, not just "the socket exists"
+    timeout: float = 15.0
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def logfile(self) -> Path:
+        return LOG / f"{self.name}.log"
+
+    def pid(self) -> int | None:
+        """The daemon's pid if it is alive, else None.
+
+        Found by its exact command line (the lab's config path makes it unique), not a pid
+        file: a file can go stale, the process table cannot.
+        """
+        want = "\0".join(self.argv).encode() + b"\0"
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and _cmdline(entry) == want and _alive(int(entry)):
+                return int(entry)
+        return None
+
+    def start(self) -> None:
+        """Start the daemon and wait until it answers; on failure name it and show its log."""
+        self.logfile.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.logfile, "ab") as log:
+            # A session of its own: the daemon outlives the notebook kernel that started it.
+            proc = subprocess.Popen(
+                self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                start_new_session=True, env={**_base_env(), **self.env},
+            )
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise self._failed(f"it exited with status {proc.returncode}")
+            if self.ready():
+                return
+            time.sleep(0.02)
+        self.stop()
+        raise self._failed(f"it did not answer within {self.timeout:.0f} s")
+
+    def stop(self, grace: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL after `grace` seconds; idempotent."""
+        pid = self.pid()
+        if pid is None:
+            return
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while _alive(pid) and time.monotonic() < deadline:
+            _reap(pid)
+            time.sleep(0.02)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+            while _alive(pid):
+                _reap(pid)
+                time.sleep(0.01)
+
+    def log_tail(self, lines: int = 8) -> str:
+        """The last lines of the daemon's log, where the reason for a failure usually is."""
+        try:
+            return "\n".join(self.logfile.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def _failed(self, how: str) -> LabError:
+        return LabError(
+            f"The lab's {self.name} failed to start",
+            f"{how}. Last lines of {self.logfile}:\n{self.log_tail()}",
+            f"Fix what the log says, then run `labkit up` again",
+        )
+
+
+def write_if_changed(path: Path, text: str) -> None:
+    """Write a generated config, leaving it untouched (mtime too) when it is already right."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+
+
+def _base_env() -> dict[str, str]:
+    keep = ("PATH", "LANG", "LC_ALL", "TZ")
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    return env
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _reap(pid: int) -> None:
+    # Only our own children can be reaped; others are reaped by their parent or init.
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def _cmdline(pid: str) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
