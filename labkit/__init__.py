@@ -11,19 +11,22 @@ __version__ = "0.1.0"
 __all__ = ["LabError", "doctor", "require", "up", "down", "status", "clean"]
 
 _LAZY = {
-    "doctor": ("labkit.doctor", "doctor"),
-    "require": ("labkit.require", "require"),
+    "doctor": ("labkit.probes", "doctor"),
+    "require": ("labkit.requirements", "require"),
     "up": ("labkit.engine", "up"),
     "down": ("labkit.engine", "down"),
     "status": ("labkit.engine", "status"),
-    "clean": ("labkit.clean", "clean"),
+    "clean": ("labkit.cleanup", "clean"),
 }
 
 
 def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
+    import importlib
 
+    if name in _LAZY:
         module, attr = _LAZY[name]
         return getattr(importlib.import_module(module), attr)
-    raise AttributeError(f"module 'labkit' has no attribute {name!r}")
+    try:    # `labkit.images.build()` in a lesson, without a separate import line
+        return importlib.import_module(f"labkit.{name}")
+    except ModuleNotFoundError:
+        raise AttributeError(f"module 'labkit' has no attribute {name!r}") from None

@@ -1,14 +1,15 @@
-"""The `labkit` command: doctor, up, down, status, images, clean, bench."""
+"""The `labkit` command: doctor, up, down, status, images, clean, course, bench."""
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from labkit.errors import LabError
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from labkit.doctor import doctor
+    from labkit.probes import doctor
 
     report = doctor()
     print(report)
@@ -51,9 +52,26 @@ def _images(args: argparse.Namespace) -> int:
 
 
 def _clean(args: argparse.Namespace) -> int:
-    from labkit.clean import clean
+    from labkit.cleanup import clean
 
     print(clean())
+    return 0
+
+
+def _course(args: argparse.Namespace) -> int:
+    from labkit import course
+
+    if args.action == "index":
+        print(course.index_markdown())
+    elif args.action == "run":
+        for ls in [course.lesson(n) for n in args.lessons] or course.written():
+            print(f"running {ls.filename} ...", flush=True)
+            course.execute(ls.path)
+    else:
+        dest = Path(args.lessons[0] if args.lessons else "student")
+        for ls in course.written():
+            n = course.student_copy(ls.path, dest / ls.filename)
+            print(f"{dest / ls.filename}: {n} solutions blanked")
     return 0
 
 
@@ -76,6 +94,10 @@ def parser() -> argparse.ArgumentParser:
     img.add_argument("names", nargs="*", help="only these images (default: all)")
     img.set_defaults(run=_images)
     sub.add_parser("clean", help="remove everything any lesson made").set_defaults(run=_clean)
+    c = sub.add_parser("course", help="the lesson index, re-run lessons in place, student copies")
+    c.add_argument("action", choices=["index", "run", "student"])
+    c.add_argument("lessons", nargs="*", help="run: lesson numbers (default: all); student: the folder")
+    c.set_defaults(run=_course)
     b = sub.add_parser("bench", help="measure (engine: cold and warm `labkit up`)")
     b.add_argument("what", choices=["engine"])
     b.add_argument("--rounds", type=int, default=3)

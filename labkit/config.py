@@ -26,6 +26,7 @@ BRIDGE = "labkit0"                  # the lab dockerd's bridge (the user's Docke
 BRIDGE_CIDR = "10.213.0.1/24"
 CNI_BRIDGE = "labkit-cni0"          # pods' bridge, made by the CNI bridge plugin
 CNI_SUBNET = "10.214.0.0/24"
+CNI_GATEWAY = "10.214.0.1/24"
 CGROUP_PARENT = "labkit-docker"
 
 PREFIX = "lab-"                     # every object a lesson makes starts with this
@@ -42,3 +43,7 @@ IMAGES_DIR = REPO / "images"
 def lab_name(slug: str) -> str:
     """The name a lesson gives to something it makes, so `labkit clean` can find it."""
     return slug if slug.startswith(PREFIX) else PREFIX + slug
+
+RUNC_ROOT = RUN / "runc"            # state of containers a lesson runs with runc/crun directly
+SCRATCH = RUN / "scratch"           # bundles, rootfs copies, mount points made by lessons
+OWNER_ENV = "LABKIT_LESSON"         # set in the environment of every process a lesson spawns

@@ -40,12 +40,14 @@ def up() -> "Status":
     if missing:
         raise LabError("The lab engine cannot start", f"missing programs: {', '.join(missing)}",
                        "Run the README's set-up command (`./lab open`) to install them")
+    if len(todo) == len(daemons()):
+        _clear_leftovers()       # a crash or a killed session may have left shims and mounts
     config.RUN.mkdir(parents=True, exist_ok=True)
     for part in (containerd, dockerd, registry):
         part.write_configs()
     started: list[Daemon] = []
     try:
-        dockerd.bridge_up()
+        dockerd.bridges_up()
         for d in todo:
             if d.name == "registry":
                 registry.check_port_free()
@@ -55,7 +57,7 @@ def up() -> "Status":
         for d in reversed(started):     # never leave a half-started engine behind
             d.stop()
         if len(todo) == len(daemons()):
-            dockerd.bridge_down()
+            dockerd.bridges_down()
         raise
     return status()
 
@@ -69,9 +71,15 @@ def down() -> None:
     if cont.pid():
         _stop_workloads()
     cont.stop()
+    _clear_leftovers()
+    dockerd.bridges_down()
+
+
+def _clear_leftovers() -> None:
+    # Only when no daemon runs: what is left then belongs to no one.
+    _kill_containers()
     _kill_shims()
     _unmount_under(str(config.RUN), str(config.STATE))
-    dockerd.bridge_down()
     shutil.rmtree(config.RUN, ignore_errors=True)
 
 
@@ -89,15 +97,18 @@ class Status:
 
     rows: list[Row]
 
+    def __repr__(self) -> str:
+        return str(self)
+
     @property
     def up(self) -> bool:
         return all(r.ready for r in self.rows)
 
     def __str__(self) -> str:
-        lines = [f"{'daemon':<11} {'state':<8} {'pid':>7}  endpoint"]
+        lines = [f"{'daemon':<11} {'state':<10} endpoint"]
         for r in self.rows:
             state = "up" if r.ready else ("no answer" if r.pid else "down")
-            lines.append(f"{r.name:<11} {state:<8} {r.pid or '-':>7}  {r.endpoint}")
+            lines.append(f"{r.name:<11} {state:<10} {r.endpoint}")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -143,6 +154,14 @@ def _stop_workloads() -> None:
     for ns in _ctr("namespaces", "list", "-q"):
         for task in _ctr("-n", ns, "tasks", "list", "-q"):
             _ctr("-n", ns, "tasks", "delete", "--force", task)
+
+
+def _kill_containers() -> None:
+    # runc keeps each container's state in <root>/<id>/state.json; a killed shim leaves its
+    # container running, and `runc delete --force` kills every process in its cgroup.
+    for state in list(config.RUN.glob("**/state.json")):
+        root, cid = state.parent.parent, state.parent.name
+        subprocess.run(["runc", "--root", str(root), "delete", "--force", cid], capture_output=True)
 
 
 def _kill_shims() -> None:

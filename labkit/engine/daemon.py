@@ -33,11 +33,13 @@ class Daemon:
         Found by its exact command line (the lab's config path makes it unique), not a pid
         file: a file can go stale, the process table cannot.
         """
-        want = "\0".join(self.argv).encode() + b"\0"
         for entry in os.listdir("/proc"):
-            if entry.isdigit() and _cmdline(entry) == want and _alive(int(entry)):
+            if entry.isdigit() and self._is_ours(int(entry)):
                 return int(entry)
         return None
+
+    def _is_ours(self, pid: int) -> bool:
+        return _cmdline(str(pid)) == "\0".join(self.argv).encode() + b"\0" and _alive(pid)
 
     def start(self) -> None:
         """Start the daemon and wait until it answers; on failure name it and show its log."""
@@ -52,7 +54,7 @@ class Daemon:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise self._failed(f"it exited with status {proc.returncode}")
-            if self.ready():
+            if self._is_ours(proc.pid) and self.ready():    # exec'd, and answering
                 return
             time.sleep(0.02)
         self.stop()

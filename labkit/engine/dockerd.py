@@ -47,26 +47,27 @@ def daemon() -> Daemon:
     )
 
 
-def bridge_up() -> None:
-    """Create the lab bridge with its address, unless it is already there."""
-    if _ip("link", "show", config.BRIDGE, check=False).returncode == 0:
-        return
-    subnet = _network(config.BRIDGE_CIDR)
-    taken = _ip("-4", "route", "show", "match", subnet).stdout
-    for line in taken.splitlines():
-        if not line.startswith("default"):
-            raise LabError(
-                f"The lab subnet {subnet} is already in use on this machine",
-                line.strip(),
-                f"Change BRIDGE_CIDR in labkit/config.py to a free subnet",
-            )
-    _ip("link", "add", config.BRIDGE, "type", "bridge")
-    _ip("addr", "add", config.BRIDGE_CIDR, "dev", config.BRIDGE)
-    _ip("link", "set", config.BRIDGE, "up")
+def bridges_up() -> None:
+    """Create the lab's bridges with their addresses, unless they are already there.
+
+    dockerd uses ``labkit0``; the CNI bridge plugin would make ``labkit-cni0`` at the first
+    pod, but made here it belongs to the engine from the start, not to a lesson.
+    """
+    for name, cidr in ((config.BRIDGE, config.BRIDGE_CIDR), (config.CNI_BRIDGE, config.CNI_GATEWAY)):
+        if _ip("link", "show", name, check=False).returncode == 0:
+            continue
+        subnet = _network(cidr)
+        for line in _ip("-4", "route", "show", "match", subnet).stdout.splitlines():
+            if not line.startswith("default"):
+                raise LabError(f"The lab subnet {subnet} is already in use on this machine", line.strip(),
+                               "Change the lab's subnets in labkit/config.py to free ones")
+        _ip("link", "add", name, "type", "bridge")
+        _ip("addr", "add", cidr, "dev", name)
+        _ip("link", "set", name, "up")
 
 
-def bridge_down() -> None:
-    """Delete the lab bridge (and the pods' CNI bridge) if present."""
+def bridges_down() -> None:
+    """Delete the lab's bridges if present."""
     for name in (config.BRIDGE, config.CNI_BRIDGE):
         _ip("link", "del", name, check=False)
 

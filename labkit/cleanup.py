@@ -1,0 +1,203 @@
+"""`labkit clean`: remove everything any lesson made, found by the lab's names and labels.
+
+For the learner whose kernel died mid-lesson: one command back to a clean machine.
+The engine itself (its daemons, bridge ``labkit0``, images) stays; what lessons make
+is named ``lab-*`` (see labkit.config), lives in the lab engine, or carries LABKIT_LESSON.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from labkit import cgroups as cg
+from labkit import config, inventory
+
+
+class Cleaned(dict):
+    """kind -> names removed; prints as one line a kind."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def __str__(self) -> str:
+        done = {k: v for k, v in self.items() if v}
+        if not done:
+            return "nothing to clean: the machine holds nothing a lesson made"
+        return "\n".join(f"removed {len(v)} {k}: {', '.join(sorted(v))}" for k, v in done.items())
+
+
+def clean() -> Cleaned:
+    """Remove lesson-made containers, pods, processes, cgroups, mounts, netns and interfaces."""
+    from labkit.engine import need_root
+
+    need_root("`labkit clean`")
+    out = Cleaned()
+    out["containers"] = _docker_containers()
+    out["pods"] = _pods()
+    out["containerd containers"] = _containerd()
+    out["runtime containers"] = _runtime_containers()
+    out["processes"] = _processes()
+    out["cgroups"] = _cgroups()
+    out["mounts"] = _mounts()
+    out["network namespaces"] = _netns()
+    out["interfaces"] = _interfaces()
+    if config.SCRATCH.exists():
+        shutil.rmtree(config.SCRATCH, ignore_errors=True)
+        out["scratch"] = [str(config.SCRATCH)]
+    return out
+
+
+def is_lab(name: str) -> bool:
+    """Whether a name is one a lesson gives (``lab-`` prefix)."""
+    return name.startswith(config.PREFIX)
+
+
+def _docker_containers() -> list[str]:
+    # Every container in the lab dockerd was made by a lesson: the engine itself runs none.
+    names = sorted(inventory.containers())
+    if names:
+        _quiet(["docker", "-H", config.DOCKER_HOST, "rm", "--force", "--volumes", *names])
+    return names
+
+
+def _pods() -> list[str]:
+    if not config.CONTAINERD_SOCK.exists():
+        return []
+    from labkit.cri import CRI
+
+    with CRI() as cri:
+        pods = cri.pods()
+        for pod in pods:
+            cri.remove_pod(pod.id)
+    return [p.metadata.name for p in pods]
+
+
+def _containerd() -> list[str]:
+    # Docker's (moby) and the CRI's (k8s.io) are handled through their own APIs above.
+    removed = []
+    for ns in inventory.ctr("namespaces", "list", "-q").split():
+        if ns in ("moby", config.K8S_NAMESPACE):
+            continue
+        for task in inventory.ctr("-n", ns, "tasks", "list", "-q").split():
+            inventory.ctr("-n", ns, "tasks", "delete", "--force", task)
+        for cid in inventory.ctr("-n", ns, "containers", "list", "-q").split():
+            inventory.ctr("-n", ns, "containers", "delete", cid)
+            removed.append(f"{ns}/{cid}")
+        _remove_empty_cgroup(ns)     # containerd made /<namespace> in each hierarchy
+        if is_lab(ns):
+            inventory.ctr("namespaces", "remove", ns)
+    return removed
+
+
+def _remove_empty_cgroup(name: str) -> None:
+    for point, _fstype, _ctrls in cg.mounts():
+        try:
+            os.rmdir(os.path.join(point, name))
+        except OSError:
+            pass          # absent, or still in use by something that is not ours
+
+
+def _runtime_containers() -> list[str]:
+    removed = []
+    for runtime in ("runc", "crun"):
+        root = config.RUNC_ROOT if runtime == "runc" else config.RUN / "crun"
+        if not root.exists() or shutil.which(runtime) is None:
+            continue
+        ids = subprocess.run([runtime, "--root", str(root), "list", "-q"], capture_output=True, text=True).stdout
+        for cid in ids.split():
+            _quiet([runtime, "--root", str(root), "delete", "--force", cid])
+            removed.append(f"{runtime}/{cid}")
+    return removed
+
+
+def _processes() -> list[str]:
+    pids = inventory.lab_owned_pids()
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return [str(p) for p in pids]
+
+
+def _cgroups() -> list[str]:
+    removed = []
+    for point, fstype, _ctrls in cg.mounts():
+        dirs = [d for d in _walk(point) if is_lab(os.path.basename(d)) or _under_lab(d, point)]
+        for d in sorted(dirs, key=len, reverse=True):     # children before parents
+            _empty_cgroup(Path(d), fstype)
+            try:
+                os.rmdir(d)
+                removed.append(d)
+            except OSError:
+                pass
+    return removed
+
+
+def _under_lab(path: str, point: str) -> bool:
+    return any(is_lab(part) for part in Path(path).relative_to(point).parts)
+
+
+def _walk(point: str) -> list[str]:
+    return [os.path.join(root, d) for root, dirs, _ in os.walk(point) for d in dirs]
+
+
+def _empty_cgroup(path: Path, fstype: str) -> None:
+    # A frozen task cannot act on SIGKILL: thaw first.
+    for knob, value in (("cgroup.freeze", "0"), ("freezer.state", "THAWED")):
+        if (path / knob).exists():
+            _write(path / knob, value)
+    if fstype == "cgroup2" and (path / "cgroup.kill").exists():
+        _write(path / "cgroup.kill", "1")
+    for _ in range(50):
+        try:
+            pids = (path / "cgroup.procs").read_text().split()
+        except OSError:
+            return
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.02)
+
+
+def _write(path: Path, value: str) -> None:
+    try:
+        path.write_text(value)
+    except OSError:
+        pass
+
+
+def _mounts() -> list[str]:
+    points = [p for p in inventory.mounts() if any(is_lab(part) for part in Path(p).parts)]
+    for point in sorted(points, key=len, reverse=True):
+        _quiet(["umount", "--lazy", point])
+    return points
+
+
+def _netns() -> list[str]:
+    names = sorted(n for n in inventory.netns() if is_lab(n))
+    for name in names:
+        _quiet(["ip", "netns", "delete", name])
+    # The first `ip netns add` bind-mounts /run/netns onto itself; undo that once it is empty.
+    if "/run/netns" in inventory.mounts() and not inventory.netns():
+        _quiet(["umount", "/run/netns"])
+    return names
+
+
+def _interfaces() -> list[str]:
+    names = sorted(n for n in inventory.interfaces() if is_lab(n))
+    for name in names:
+        _quiet(["ip", "link", "delete", name])
+    return names
+
+
+def _quiet(argv: list[str]) -> None:
+    subprocess.run(argv, capture_output=True, timeout=60)

@@ -1,0 +1,116 @@
+"""What this machine holds now, by kind: containers, pods, mounts, cgroups, netns, links, processes.
+
+`labkit clean` removes the lab's part of it; the tests diff two snapshots around a
+notebook run to prove a lesson left nothing behind.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from labkit import cgroups as cg
+from labkit import config
+
+KINDS = ("containers", "containerd", "pods", "mounts", "cgroups", "netns", "interfaces", "processes")
+
+
+def containers() -> set[str]:
+    """Names of all containers of the lab dockerd (running or not)."""
+    if not config.DOCKER_SOCK.exists():
+        return set()
+    out = _run(["docker", "-H", config.DOCKER_HOST, "ps", "-a", "--format", "{{.Names}}"])
+    return set(out.split())
+
+
+def containerd() -> set[str]:
+    """'namespace/id' of every containerd container (Docker's live in 'moby', pods' in 'k8s.io')."""
+    found = set()
+    for ns in ctr("namespaces", "list", "-q").split():
+        found |= {f"{ns}/{cid}" for cid in ctr("-n", ns, "containers", "list", "-q").split()}
+    return found
+
+
+def pods() -> set[str]:
+    """Names of the CRI pod sandboxes."""
+    if not config.CONTAINERD_SOCK.exists():
+        return set()
+    from labkit.cri import CRI
+
+    with CRI(timeout=5) as cri:
+        return {p.metadata.name for p in cri.pods()}
+
+
+def mounts() -> set[str]:
+    """Every mount point in this mount namespace."""
+    with open("/proc/self/mountinfo") as f:
+        return {line.split()[4] for line in f}
+
+
+def cgroups() -> set[str]:
+    """Every cgroup directory, in every mounted hierarchy."""
+    found = set()
+    for point, _fstype, _ctrls in cg.mounts():
+        for root, dirs, _files in os.walk(point):
+            found.update(os.path.join(root, d) for d in dirs)
+    return found
+
+
+def netns() -> set[str]:
+    """Named network namespaces (`ip netns`)."""
+    try:
+        return set(os.listdir("/run/netns"))
+    except FileNotFoundError:
+        return set()
+
+
+def interfaces() -> set[str]:
+    """Network interfaces of the host's network namespace."""
+    return set(os.listdir("/sys/class/net"))
+
+
+def processes() -> set[str]:
+    """'pid command' of every live user-space process (kernel threads and zombies left out)."""
+    found = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if cmd and state != "Z":
+            found.add(pid + " " + cmd.split(b"\0")[0].decode(errors="replace"))
+    return found
+
+
+def snapshot() -> dict[str, set[str]]:
+    """All kinds at once."""
+    return {
+        "containers": containers(), "containerd": containerd(), "pods": pods(), "mounts": mounts(),
+        "cgroups": cgroups(), "netns": netns(), "interfaces": interfaces(), "processes": processes(),
+    }
+
+
+def lab_owned_pids() -> list[int]:
+    """Processes a lesson spawned: they carry LABKIT_LESSON in their environment."""
+    needle = f"{config.OWNER_ENV}=".encode()
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            env = Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:
+            continue
+        if any(var.startswith(needle) for var in env.split(b"\0")) and int(pid) != os.getpid():
+            pids.append(int(pid))
+    return pids
+
+
+def ctr(*args: str) -> str:
+    """Run `ctr` against the lab containerd; '' when it is not running."""
+    if not config.CONTAINERD_SOCK.exists():
+        return ""
+    return _run(["ctr", "--address", str(config.CONTAINERD_SOCK), *args])
+
+
+def _run(argv: list[str]) -> str:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60).stdout

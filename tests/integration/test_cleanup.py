@@ -1,0 +1,66 @@
+"""`labkit clean` removes every kind of thing a lesson can make, and only those."""
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from labkit import cgroups, config, cleanup, inventory
+from labkit.cri import CRI
+from tests.conftest import residue
+
+pytestmark = pytest.mark.integration
+
+
+def sh(*argv: str) -> None:
+    subprocess.run(argv, check=True, capture_output=True)
+
+
+def test_clean_removes_what_lessons_make(up):
+    before = inventory.snapshot()
+    # What a learner's half-finished lessons could leave behind, one of each kind:
+    sh("docker", "-H", config.DOCKER_HOST, "run", "-d", "--name", "lab-clean-ctr", "labkit/busybox", "sleep", "600")
+    with CRI() as cri:
+        cri.run_pod(cri.pod_config("clean-pod"))
+    sh("ctr", "--address", str(config.CONTAINERD_SOCK), "-n", "default", "images", "pull", "--plain-http",
+       f"{config.REGISTRY}/labkit/busybox:latest")
+    sh("ctr", "--address", str(config.CONTAINERD_SOCK), "-n", "default", "run", "-d",
+       f"{config.REGISTRY}/labkit/busybox:latest", "lab-clean-task", "sleep", "600")
+    sh("ip", "netns", "add", "lab-clean")
+    sh("ip", "link", "add", "lab-clean-a", "type", "veth", "peer", "name", "lab-clean-b")
+    mnt = config.SCRATCH / "lab-clean-mnt"
+    mnt.mkdir(parents=True)
+    sh("mount", "-t", "tmpfs", "lab-clean", str(mnt))
+    proc = subprocess.Popen(["sleep", "600"], env={**os.environ, config.OWNER_ENV: "clean"}, start_new_session=True)
+    group = Path(cgroups.controllers()["pids"]) / "lab-clean" / "inner"
+    group.mkdir(parents=True)
+    jailed = subprocess.Popen(["sleep", "601"], start_new_session=True)
+    (group / "cgroup.procs").write_text(str(jailed.pid))
+
+    made = residue(before, settle=0)
+    assert {"containers", "pods", "containerd", "netns", "interfaces", "mounts", "cgroups", "processes"} <= set(made)
+
+    removed = cleanup.clean()
+    proc.wait(timeout=5), jailed.wait(timeout=5)
+
+    assert "lab-clean-ctr" in removed["containers"]
+    assert "lab-clean-pod" in removed["pods"]
+    assert "default/lab-clean-task" in removed["containerd containers"]
+    assert "lab-clean" in removed["network namespaces"]
+    assert {"lab-clean-a", "lab-clean-b"} & set(removed["interfaces"])
+    assert str(mnt) in removed["mounts"]
+    assert str(proc.pid) in removed["processes"]
+    assert str(group) in removed["cgroups"]
+    sh("ctr", "--address", str(config.CONTAINERD_SOCK), "-n", "default", "images", "rm",
+       f"{config.REGISTRY}/labkit/busybox:latest")
+    assert residue(before) == {}
+    assert str(cleanup.clean()).startswith("nothing to clean")
+
+
+def test_clean_leaves_the_engine_alone(up):
+    cleanup.clean()
+    assert up.status().up
+    assert Path(f"/sys/class/net/{config.BRIDGE}").exists()

@@ -1,0 +1,63 @@
+"""Every lesson: built as the course promises, runs twice in a row, and leaves nothing behind.
+
+nbval (run over notebooks/ by the same test command) checks the stored outputs; this file
+runs each notebook with papermill, as a learner would, with a residue check around it.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from labkit import course, inventory
+from tests.conftest import residue
+
+LESSONS = course.written()
+
+
+def cells(lesson: course.Lesson) -> list[dict]:
+    return json.loads(lesson.path.read_text())["cells"]
+
+
+def source(cell: dict) -> str:
+    return "".join(cell["source"])
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda ls: ls.number)
+def test_lesson_has_the_course_shape(lesson):
+    all_cells = cells(lesson)
+    title = source(all_cells[0])
+    assert title.startswith(f"# {lesson.number} · "), "first cell: '# NN · Title'"
+    assert "**Time:**" in title and "**You will**" in title
+    code = [c for c in all_cells if c["cell_type"] == "code"]
+    assert "labkit.require(" in source(code[0]), "the first code cell checks what the lesson needs"
+    markdown = "\n".join(source(c) for c in all_cells if c["cell_type"] == "markdown")
+    exercises = re.findall(rf"^## Exercise {lesson.number}\.(\d+)", markdown, re.M)
+    assert len(exercises) >= 2, "at least two exercises"
+    solutions = [c for c in code if "solution" in c["metadata"].get("tags", [])]
+    assert len(solutions) == len(exercises), "one solution cell, tagged 'solution', per exercise"
+    assert all(course.SOLUTION_MARK in source(c) for c in solutions)
+    assert "## Recap" in markdown and "## Cleanup" in markdown
+    assert "labkit.clean()" in source(code[-1]), "the last code cell cleans up"
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda ls: ls.number)
+def test_stored_outputs_come_from_one_clean_run(lesson):
+    code = [c for c in cells(lesson) if c["cell_type"] == "code"]
+    counts = [c["execution_count"] for c in code]
+    assert counts == list(range(1, len(code) + 1)), "re-run the lesson top to bottom: labkit course run NN"
+    errors = [o for c in code for o in c["outputs"] if o["output_type"] == "error"]
+    assert errors == []
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda ls: ls.number)
+def test_runs_twice_and_leaves_nothing_behind(lesson, engine, tmp_path):
+    import papermill
+
+    before = inventory.snapshot()
+    for run in (1, 2):
+        papermill.execute_notebook(str(lesson.path), str(tmp_path / f"run{run}.ipynb"), kernel_name="python3",
+                                   cwd=str(lesson.path.parent), progress_bar=False, log_output=False)
+    assert residue(before) == {}
