@@ -48,5 +48,24 @@ def check(exercise: str, answer: Any) -> Result:
 
 
 def _load() -> None:
-    # The checkers live beside the lessons' topics; importing registers them.
-    from labkit.exercises import setup  # noqa: F401
+    # One module of checkers per lesson in labkit/exercises; importing one registers its checkers.
+    import importlib
+    import pkgutil
+
+    import labkit.exercises as pkg
+
+    for mod in pkgutil.iter_modules(pkg.__path__):
+        importlib.import_module(f"{pkg.__name__}.{mod.name}")
+
+
+def wrong_answers() -> dict[str, list]:
+    """Every exercise's known wrong answers (each lesson module's WRONG_ANSWERS), for the tests."""
+    import sys
+
+    _load()
+    found: dict[str, list] = {}
+    for name, mod in list(sys.modules.items()):
+        if name.startswith("labkit.exercises.") and hasattr(mod, "WRONG_ANSWERS"):
+            for ex, answers in mod.WRONG_ANSWERS.items():
+                found[ex] = answers() if callable(answers) else list(answers)
+    return found

@@ -1,8 +1,10 @@
-"""`labkit clean`: remove everything any lesson made, found by the lab's names and labels.
+"""`labkit clean`: remove everything lessons made, found by the lab's names and labels.
 
 For the learner whose kernel died mid-lesson: one command back to a clean machine.
-The engine itself (its daemons, bridge ``labkit0``, images) stays; what lessons make
-is named ``lab-*`` (see labkit.config), lives in the lab engine, or carries LABKIT_LESSON.
+The engine itself (its daemons, bridges, images) stays. What a lesson makes is named
+``lab-NN-*`` (NN its number, see labkit.config.lab_name) and its processes carry
+``LABKIT_LESSON=NN``; ``clean("NN")`` removes one lesson's things, ``clean()`` all of them
+and every container in the lab dockerd.
 """
 from __future__ import annotations
 
@@ -30,65 +32,63 @@ class Cleaned(dict):
         return "\n".join(f"removed {len(v)} {k}: {', '.join(sorted(v))}" for k, v in done.items())
 
 
-def clean() -> Cleaned:
-    """Remove lesson-made containers, pods, processes, cgroups, mounts, netns and interfaces."""
+def clean(lesson: str | None = None) -> Cleaned:
+    """Remove what lessons made (only lesson `lesson`'s, when given): containers, pods,
+    processes, cgroups, mounts, network namespaces, interfaces."""
     from labkit.engine import need_root
 
     need_root("`labkit clean`")
+    prefix = config.lab_prefix(lesson)
     out = Cleaned()
-    out["containers"] = _docker_containers()
-    out["pods"] = _pods()
-    out["containerd containers"] = _containerd()
-    out["runtime containers"] = _runtime_containers()
-    out["processes"] = _processes()
-    out["cgroups"] = _cgroups()
-    out["mounts"] = _mounts()
-    out["network namespaces"] = _netns()
-    out["interfaces"] = _interfaces()
-    if config.SCRATCH.exists():
-        shutil.rmtree(config.SCRATCH, ignore_errors=True)
-        out["scratch"] = [str(config.SCRATCH)]
+    out["containers"] = _docker_containers(prefix, everything=lesson is None)
+    out["pods"] = _pods(prefix)
+    out["containerd containers"] = _containerd(prefix)
+    out["runtime containers"] = _runtime_containers(prefix)
+    out["processes"] = _processes(lesson)
+    out["cgroups"] = _cgroups(prefix)
+    out["mounts"] = _mounts(prefix)
+    out["network namespaces"] = _netns(prefix)
+    out["interfaces"] = _interfaces(prefix)
+    out["scratch"] = _scratch(prefix)
     return out
 
 
-def is_lab(name: str) -> bool:
-    """Whether a name is one a lesson gives (``lab-`` prefix)."""
-    return name.startswith(config.PREFIX)
-
-
-def _docker_containers() -> list[str]:
-    # Every container in the lab dockerd was made by a lesson: the engine itself runs none.
-    names = sorted(inventory.containers())
+def _docker_containers(prefix: str, everything: bool) -> list[str]:
+    # The engine itself runs no container: with no lesson named, all of them are lessons'.
+    names = sorted(n for n in inventory.containers() if everything or n.startswith(prefix))
     if names:
         _quiet(["docker", "-H", config.DOCKER_HOST, "rm", "--force", "--volumes", *names])
     return names
 
 
-def _pods() -> list[str]:
+def _pods(prefix: str) -> list[str]:
     if not config.CONTAINERD_SOCK.exists():
         return []
     from labkit.cri import CRI
 
     with CRI() as cri:
-        pods = cri.pods()
+        pods = [p for p in cri.pods() if p.metadata.name.startswith(prefix)]
         for pod in pods:
             cri.remove_pod(pod.id)
     return [p.metadata.name for p in pods]
 
 
-def _containerd() -> list[str]:
+def _containerd(prefix: str) -> list[str]:
     # Docker's (moby) and the CRI's (k8s.io) are handled through their own APIs above.
     removed = []
     for ns in inventory.ctr("namespaces", "list", "-q").split():
         if ns in ("moby", config.K8S_NAMESPACE):
             continue
+        whole = ns.startswith(prefix)
         for task in inventory.ctr("-n", ns, "tasks", "list", "-q").split():
-            inventory.ctr("-n", ns, "tasks", "delete", "--force", task)
+            if whole or task.startswith(prefix):
+                inventory.ctr("-n", ns, "tasks", "delete", "--force", task)
         for cid in inventory.ctr("-n", ns, "containers", "list", "-q").split():
-            inventory.ctr("-n", ns, "containers", "delete", cid)
-            removed.append(f"{ns}/{cid}")
+            if whole or cid.startswith(prefix):
+                inventory.ctr("-n", ns, "containers", "delete", cid)
+                removed.append(f"{ns}/{cid}")
         _remove_empty_cgroup(ns)     # containerd made /<namespace> in each hierarchy
-        if is_lab(ns):
+        if whole:
             inventory.ctr("namespaces", "remove", ns)
     return removed
 
@@ -101,21 +101,21 @@ def _remove_empty_cgroup(name: str) -> None:
             pass          # absent, or still in use by something that is not ours
 
 
-def _runtime_containers() -> list[str]:
+def _runtime_containers(prefix: str) -> list[str]:
     removed = []
-    for runtime in ("runc", "crun"):
-        root = config.RUNC_ROOT if runtime == "runc" else config.RUN / "crun"
+    for runtime, root in (("runc", config.RUNC_ROOT), ("crun", config.RUN / "crun")):
         if not root.exists() or shutil.which(runtime) is None:
             continue
         ids = subprocess.run([runtime, "--root", str(root), "list", "-q"], capture_output=True, text=True).stdout
         for cid in ids.split():
-            _quiet([runtime, "--root", str(root), "delete", "--force", cid])
-            removed.append(f"{runtime}/{cid}")
+            if cid.startswith(prefix):
+                _quiet([runtime, "--root", str(root), "delete", "--force", cid])
+                removed.append(f"{runtime}/{cid}")
     return removed
 
 
-def _processes() -> list[str]:
-    pids = inventory.lab_owned_pids()
+def _processes(lesson: str | None) -> list[str]:
+    pids = inventory.lab_owned_pids(lesson)
     for pid in pids:
         try:
             os.kill(pid, signal.SIGKILL)
@@ -124,10 +124,10 @@ def _processes() -> list[str]:
     return [str(p) for p in pids]
 
 
-def _cgroups() -> list[str]:
+def _cgroups(prefix: str) -> list[str]:
     removed = []
     for point, fstype, _ctrls in cg.mounts():
-        dirs = [d for d in _walk(point) if is_lab(os.path.basename(d)) or _under_lab(d, point)]
+        dirs = [d for d in _walk(point) if _under(d, point, prefix)]
         for d in sorted(dirs, key=len, reverse=True):     # children before parents
             _empty_cgroup(Path(d), fstype)
             try:
@@ -138,8 +138,8 @@ def _cgroups() -> list[str]:
     return removed
 
 
-def _under_lab(path: str, point: str) -> bool:
-    return any(is_lab(part) for part in Path(path).relative_to(point).parts)
+def _under(path: str, point: str, prefix: str) -> bool:
+    return any(part.startswith(prefix) for part in Path(path).relative_to(point).parts)
 
 
 def _walk(point: str) -> list[str]:
@@ -175,15 +175,15 @@ def _write(path: Path, value: str) -> None:
         pass
 
 
-def _mounts() -> list[str]:
-    points = [p for p in inventory.mounts() if any(is_lab(part) for part in Path(p).parts)]
+def _mounts(prefix: str) -> list[str]:
+    points = [p for p in inventory.mounts() if any(part.startswith(prefix) for part in Path(p).parts)]
     for point in sorted(points, key=len, reverse=True):
         _quiet(["umount", "--lazy", point])
     return points
 
 
-def _netns() -> list[str]:
-    names = sorted(n for n in inventory.netns() if is_lab(n))
+def _netns(prefix: str) -> list[str]:
+    names = sorted(n for n in inventory.netns() if n.startswith(prefix))
     for name in names:
         _quiet(["ip", "netns", "delete", name])
     # The first `ip netns add` bind-mounts /run/netns onto itself; undo that once it is empty.
@@ -192,11 +192,20 @@ def _netns() -> list[str]:
     return names
 
 
-def _interfaces() -> list[str]:
-    names = sorted(n for n in inventory.interfaces() if is_lab(n))
+def _interfaces(prefix: str) -> list[str]:
+    names = sorted(n for n in inventory.interfaces() if n.startswith(prefix))
     for name in names:
         _quiet(["ip", "link", "delete", name])
     return names
+
+
+def _scratch(prefix: str) -> list[str]:
+    if not config.SCRATCH.exists():
+        return []
+    gone = [p for p in config.SCRATCH.iterdir() if p.name.startswith(prefix)]
+    for p in gone:
+        shutil.rmtree(p, ignore_errors=True) if p.is_dir() and not p.is_symlink() else p.unlink()
+    return [str(p) for p in gone]
 
 
 def _quiet(argv: list[str]) -> None:

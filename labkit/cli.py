@@ -54,7 +54,7 @@ def _images(args: argparse.Namespace) -> int:
 def _clean(args: argparse.Namespace) -> int:
     from labkit.cleanup import clean
 
-    print(clean())
+    print(clean(args.lesson))
     return 0
 
 
@@ -93,7 +93,9 @@ def parser() -> argparse.ArgumentParser:
     img.add_argument("action", choices=["list", "build"], nargs="?", default="list")
     img.add_argument("names", nargs="*", help="only these images (default: all)")
     img.set_defaults(run=_images)
-    sub.add_parser("clean", help="remove everything any lesson made").set_defaults(run=_clean)
+    cl = sub.add_parser("clean", help="remove everything any lesson made")
+    cl.add_argument("lesson", nargs="?", help="only what lesson NN made")
+    cl.set_defaults(run=_clean)
     c = sub.add_parser("course", help="the lesson index, re-run lessons in place, student copies")
     c.add_argument("action", choices=["index", "run", "student"])
     c.add_argument("lessons", nargs="*", help="run: lesson numbers (default: all); student: the folder")

@@ -40,9 +40,15 @@ REPO = Path(os.environ.get("LABKIT_REPO", Path(__file__).resolve().parent.parent
 IMAGES_DIR = REPO / "images"
 
 
-def lab_name(slug: str) -> str:
+def lab_prefix(lesson: str | None = None) -> str:
+    """``lab-`` for everything lessons make, ``lab-NN-`` for what lesson NN makes."""
+    return PREFIX if lesson is None else f"{PREFIX}{int(lesson):02d}-"
+
+
+def lab_name(slug: str, lesson: str | None = None) -> str:
     """The name a lesson gives to something it makes, so `labkit clean` can find it."""
-    return slug if slug.startswith(PREFIX) else PREFIX + slug
+    prefix = lab_prefix(lesson)
+    return slug if slug.startswith(prefix) else prefix + slug
 
 RUNC_ROOT = RUN / "runc"            # state of containers a lesson runs with runc/crun directly
 SCRATCH = RUN / "scratch"           # bundles, rootfs copies, mount points made by lessons

@@ -91,9 +91,9 @@ def snapshot() -> dict[str, set[str]]:
     }
 
 
-def lab_owned_pids() -> list[int]:
-    """Processes a lesson spawned: they carry LABKIT_LESSON in their environment."""
-    needle = f"{config.OWNER_ENV}=".encode()
+def lab_owned_pids(lesson: str | None = None) -> list[int]:
+    """Processes a lesson spawned: they carry LABKIT_LESSON=NN in their environment."""
+    needle = f"{config.OWNER_ENV}={'' if lesson is None else f'{int(lesson):02d}'}".encode()
     pids = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:

@@ -24,6 +24,12 @@ def source(cell: dict) -> str:
     return "".join(cell["source"])
 
 
+def output_text(output: dict) -> str:
+    """The plain text of one stored output (a stream, or a result's text/plain)."""
+    value = output["data"].get("text/plain", "") if "data" in output else output.get("text", "")
+    return "".join(value) if isinstance(value, list) else value
+
+
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda ls: ls.number)
 def test_lesson_has_the_course_shape(lesson):
     all_cells = cells(lesson)
@@ -39,7 +45,7 @@ def test_lesson_has_the_course_shape(lesson):
     assert len(solutions) == len(exercises), "one solution cell, tagged 'solution', per exercise"
     assert all(course.SOLUTION_MARK in source(c) for c in solutions)
     assert "## Recap" in markdown and "## Cleanup" in markdown
-    assert "labkit.clean()" in source(code[-1]), "the last code cell cleans up"
+    assert f'labkit.clean("{lesson.number}")' in source(code[-1]), "the last code cell cleans up"
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda ls: ls.number)
@@ -58,6 +64,16 @@ def test_runs_twice_and_leaves_nothing_behind(lesson, engine, tmp_path):
 
     before = inventory.snapshot()
     for run in (1, 2):
-        papermill.execute_notebook(str(lesson.path), str(tmp_path / f"run{run}.ipynb"), kernel_name="python3",
+        out = tmp_path / f"run{run}.ipynb"
+        papermill.execute_notebook(str(lesson.path), str(out), kernel_name="python3",
                                    cwd=str(lesson.path.parent), progress_bar=False, log_output=False)
+        assert_every_check_passes(json.loads(out.read_text()))
     assert residue(before) == {}
+
+
+def assert_every_check_passes(nb: dict) -> None:
+    """Each `check(...)` cell, run after its solution, must print ✓: the checker accepts it."""
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code" and 'check("' in source(cell):
+            text = "".join(output_text(o) for o in cell["outputs"])
+            assert text.startswith("✓"), (source(cell), text)

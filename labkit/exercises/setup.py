@@ -1,8 +1,15 @@
 """Checkers for lesson 00 · Setup."""
 from __future__ import annotations
 
+import os
+
 from labkit import cgroups, config
 from labkit.check import Result, checker
+
+WRONG_ANSWERS = {
+    "00.1": lambda: [1, os.getpid(), "containerd", 10**9],
+    "00.2": lambda: ["v3", "cgroup2"] + [m for m in ("v1", "hybrid", "v2") if m != cgroups.mode()],
+}
 
 
 @checker("00.1")

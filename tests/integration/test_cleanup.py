@@ -64,3 +64,16 @@ def test_clean_leaves_the_engine_alone(up):
     cleanup.clean()
     assert up.status().up
     assert Path(f"/sys/class/net/{config.BRIDGE}").exists()
+
+
+def test_clean_of_one_lesson_leaves_the_others(up):
+    sh("ip", "link", "add", "lab-91-a", "type", "veth", "peer", "name", "lab-91-b")
+    sh("ip", "link", "add", "lab-92-a", "type", "veth", "peer", "name", "lab-92-b")
+    try:
+        removed = cleanup.clean("91")
+        assert set(removed["interfaces"]) <= {"lab-91-a", "lab-91-b"} and removed["interfaces"]
+        assert not Path("/sys/class/net/lab-91-b").exists()
+        assert Path("/sys/class/net/lab-92-a").exists()
+    finally:
+        cleanup.clean()
+    assert not Path("/sys/class/net/lab-92-a").exists()
