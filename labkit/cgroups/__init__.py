@@ -1,48 +1,20 @@
-"""cgroups: which hierarchy this machine mounts (v1, hybrid, v2) and where each controller is."""
+"""cgroups, one interface over v1, hybrid and v2.
+
+    cg = labkit.cgroups.create("lab-08-demo", memory_max="32M", pids_max=64, cpus=0.5)
+    proc = cg.popen(["python3", "-c", "..."])     # starts inside, limits already set
+    cg.stats(); cg.events(); cg.freeze(); cg.thaw(); cg.kill(); cg.remove()
+
+The layout follows the kernel's: v1/ and v2/ side by side, one module per controller
+(v1/memory.py writes memory.limit_in_bytes, v2/memory.py writes memory.max), and
+cgroup.py is the one interface a lesson uses. Names must start with ``lab-`` so
+`labkit.clean` finds what a lesson left. See cgroups(7) and the kernel's cgroup-v2.rst.
+"""
 from __future__ import annotations
 
-from pathlib import Path
+from labkit.cgroups.cgroup import CONTROLLERS, Cgroup, create, get, of
+from labkit.cgroups.hierarchy import MOUNTINFO, controllers, mode, mounts, unified
+from labkit.cgroups.limits import MAX, Limits
+from labkit.cgroups.plan import layout, plan
 
-MOUNTINFO = Path("/proc/self/mountinfo")
-
-
-def mounts(mountinfo: str | None = None) -> list[tuple[str, str, set[str]]]:
-    """(mount point, 'cgroup' or 'cgroup2', v1 controllers) for every cgroup mount."""
-    text = MOUNTINFO.read_text() if mountinfo is None else mountinfo
-    found = []
-    for line in text.splitlines():
-        left, _, right = line.partition(" - ")
-        fstype, _source, options = (right.split() + ["", "", ""])[:3]
-        if fstype in ("cgroup", "cgroup2"):
-            opts = set(options.split(","))
-            ctrls = {o for o in opts if o not in _GENERIC_OPTS and "=" not in o} if fstype == "cgroup" else set()
-            found.append((left.split()[4], fstype, ctrls))
-    return found
-
-
-_GENERIC_OPTS = {"rw", "ro", "nosuid", "nodev", "noexec", "relatime", "noatime", "nsdelegate",
-                 "memory_recursiveprot", "memory_localevents", "favordynmods", "clone_children", "xattr"}
-
-
-def mode(mountinfo: str | None = None) -> str:
-    """'v2' (unified only), 'hybrid' (v1 controllers plus a cgroup2 mount) or 'v1'."""
-    kinds = {fstype for _, fstype, _ in mounts(mountinfo)}
-    if kinds == {"cgroup2"}:
-        return "v2"
-    return "hybrid" if "cgroup2" in kinds else "v1"
-
-
-def controllers(mountinfo: str | None = None) -> dict[str, str]:
-    """Controller name -> where it lives: a v1 mount point, or the v2 root it is enabled in."""
-    where: dict[str, str] = {}
-    for point, fstype, ctrls in mounts(mountinfo):
-        if fstype == "cgroup":
-            for c in ctrls:
-                where[c] = point
-        elif mountinfo is None:
-            try:
-                for c in (Path(point) / "cgroup.controllers").read_text().split():
-                    where.setdefault(c, point)
-            except OSError:
-                pass
-    return where
+__all__ = ["CONTROLLERS", "Cgroup", "Limits", "MAX", "MOUNTINFO", "controllers", "create", "get", "layout",
+           "mode", "mounts", "of", "plan", "unified"]

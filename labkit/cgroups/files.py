@@ -1,0 +1,68 @@
+"""Reading and writing cgroup files: every kernel refusal becomes a LabError that says why."""
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+from labkit.errors import LabError
+
+UNLIMITED = 2**62        # v1 prints "no limit" as a huge page-rounded number, e.g. 9223372036854771712
+
+# errno -> what a learner should know when the kernel refuses a cgroup write
+_WHY = {
+    errno.EBUSY: "the cgroup is in use: v1 refuses a memory limit below what the group already uses",
+    errno.EINVAL: "the kernel rejected the value (wrong format, or out of the range this file accepts)",
+    errno.ENOENT: "no such file: the controller is not enabled for this cgroup",
+    errno.EOPNOTSUPP: "v2 allows controllers only where no process sits in an inner cgroup",
+    errno.EACCES: "permission denied: cgroup files belong to root",
+    errno.EPERM: "permission denied: cgroup files belong to root",
+    errno.ESRCH: "no such process",
+    errno.EAGAIN: "the pids limit is reached",
+}
+
+
+def read(path: Path) -> str:
+    """The stripped text of a cgroup file."""
+    try:
+        return Path(path).read_text().strip()
+    except OSError as err:
+        raise LabError(f"Cannot read {path}", _why(err), "Check that the cgroup exists: ls its directory") from None
+
+
+def write(path: Path, value: object) -> None:
+    """Write one value the way the kernel wants it: one write(2) call, no buffering."""
+    data = str(value).encode()
+    try:
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+    except OSError as err:
+        raise LabError(f"Writing {str(value)!r} to {path} failed", _why(err),
+                       "Read the file's current value and its man page (cgroups(7)) for what it accepts") from None
+
+
+def keyed(path: Path) -> dict[str, int]:
+    """A flat-keyed file like memory.events or cpu.stat, as {key: number}."""
+    out: dict[str, int] = {}
+    for line in read(path).splitlines():
+        key, _, value = line.partition(" ")
+        if value.strip().lstrip("-").isdigit():
+            out[key] = int(value)
+    return out
+
+
+def number(path: Path) -> int | None:
+    """A single-number file; None for 'max' (v2) or v1's huge 'no limit' values."""
+    text = read(path)
+    if text == "max" or text == "-1":
+        return None
+    value = int(text)
+    return None if value >= UNLIMITED else value
+
+
+def _why(err: OSError) -> str:
+    code = err.errno or 0
+    return f"{errno.errorcode.get(code, code)} ({os.strerror(code)}): {_WHY.get(code, 'the kernel refused')}"

@@ -1,0 +1,85 @@
+"""Boot the guest under qemu-system-x86_64 (TCG), run one shell script in it, collect its console.
+
+The host's /usr and every directory given in `shares` are exported read-only over 9p
+(virtio) and mounted at the same paths in the guest. The guest has no network
+(-nic none). Its serial console goes to a file, read after it powers off.
+"""
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.vm import initramfs, kernel
+
+QEMU = "qemu-system-x86_64"
+MARK = "LABKIT-VM:"
+
+
+def qemu_missing() -> str | None:
+    """Why the guest cannot boot here (qemu is not installed), or None."""
+    if shutil.which(QEMU) is None:
+        return f"{QEMU} is not installed: apt-get install --no-install-recommends qemu-system-x86"
+    return None
+
+
+@dataclass
+class GuestResult:
+    """What the guest printed, and the exit status of the job script."""
+
+    console: str
+    status: int | None          # None: the job never reported (crash, timeout)
+    seconds: float
+
+    def lines(self, marker: str = MARK) -> list[str]:
+        return [ln.strip() for ln in self.console.splitlines() if ln.strip().startswith(marker)]
+
+
+class Guest:
+    """A kernel and an initramfs, ready to boot as often as a test likes."""
+
+    def __init__(self, k: kernel.Kernel, ramfs: Path) -> None:
+        self.kernel, self.initramfs = k, ramfs
+
+    @classmethod
+    def prepare(cls, cache: Path = kernel.CACHE) -> "Guest":
+        """Fetch and unpack the kernel and build the initramfs, or take them from the cache."""
+        k = kernel.fetch(cache)
+        return cls(k, initramfs.build(k, cache))
+
+    def run(self, script: str, shares: list[Path] = (), timeout: float = 240, memory: str = "768M",
+            env: dict[str, str] | None = None) -> GuestResult:
+        """Boot, mount `shares` read-only at their own paths, run `script` with /bin/sh, power off."""
+        with tempfile.TemporaryDirectory(prefix="labkit-vm-") as tmp:
+            job = Path(tmp) / "job"
+            job.mkdir()
+            mounts = []
+            args = [QEMU, "-accel", "tcg", "-cpu", "max", "-smp", "1", "-m", memory, "-nodefaults", "-no-reboot",
+                    "-display", "none", "-nic", "none",
+                    "-kernel", str(self.kernel.vmlinuz), "-initrd", str(self.initramfs),
+                    "-append", "console=ttyS0 panic=-1 quiet",
+                    "-chardev", f"file,id=console,path={tmp}/console.log", "-serial", "chardev:console"]
+            exports = {"usr": Path("/usr"), "job": job}
+            for i, share in enumerate(shares):
+                exports[f"share{i}"] = Path(share)
+                mounts.append(f'mkdir -p {shlex.quote(str(share))} && '
+                              f'mount -t 9p -o "$NINEP" share{i} {shlex.quote(str(share))} '
+                              f'|| echo "{MARK} cannot mount {share}"')
+            for tag, path in exports.items():
+                args += ["-virtfs", f"local,path={path},mount_tag={tag},security_model=none,readonly=on"]
+            exports_env = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in (env or {}).items())
+            (job / "run.sh").write_text("\n".join(mounts) + "\n" + exports_env + script + "\n")
+            start = time.monotonic()
+            try:
+                subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False)
+            except subprocess.TimeoutExpired:
+                pass               # subprocess.run killed qemu; the console shows how far it got
+            seconds = time.monotonic() - start
+            console = (Path(tmp) / "console.log").read_text(errors="replace")
+        found = re.findall(rf"{MARK} exit (\d+)", console)
+        return GuestResult(console, int(found[-1]) if found else None, seconds)
