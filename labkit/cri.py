@@ -113,6 +113,7 @@ class CRI:
     """A CRI client on the lab containerd's socket (use as a context manager)."""
 
     def __init__(self, socket: Path = config.CONTAINERD_SOCK, timeout: float = 30.0) -> None:
+        self.socket = Path(socket)
         self.timeout = timeout
         self.channel = grpc.insecure_channel(f"unix://{socket}")
         self.runtime = RuntimeServiceStub(self.channel)
@@ -126,16 +127,31 @@ class CRI:
 
     def call(self, stub: object, method: str, request: object):
         """One CRI call; a gRPC error becomes a LabError with the runtime's own words."""
+        self._wait_for_socket()
         try:
-            return getattr(stub, method)(request, timeout=self.timeout)
+            # wait_for_ready: a containerd that is restarting (lesson 03 does that) is waited for,
+            # as the kubelet waits, instead of failing the call at once.
+            return getattr(stub, method)(request, timeout=self.timeout, wait_for_ready=True)
         except grpc.RpcError as err:
             if err.code() == grpc.StatusCode.UNAVAILABLE:
                 raise LabError("The lab containerd does not answer on its CRI socket", err.details(),
                                "Start the engine with `labkit up`") from None
+            if err.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise LabError(f"CRI {method} got no answer within {self.timeout:g} s", err.details(),
+                               "Check that the engine is up with `labkit status`") from None
             if err.code() == grpc.StatusCode.NOT_FOUND:
                 raise LabError(f"CRI {method}: no such object", err.details(),
                                "List what exists with ListPodSandbox / ListContainers") from None
             raise LabError(f"CRI {method} failed", err.details(), "Read the runtime's words above") from None
+
+    def _wait_for_socket(self, grace: float = 5.0) -> None:
+        # No socket at all: the engine is down (fail fast), unless it reappears within `grace` (a restart).
+        deadline = time.monotonic() + grace
+        while not self.socket.exists():
+            if time.monotonic() > deadline:
+                raise LabError("The lab containerd does not answer on its CRI socket", f"{self.socket} does not exist",
+                               "Start the engine with `labkit up`")
+            time.sleep(0.1)
 
     def rpc(self, method: str, request: object):
         """Call CRI method `method` by its name in the proto (RunPodSandbox, ImageStatus, ...)."""
