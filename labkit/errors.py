@@ -19,3 +19,7 @@ class LabError(Exception):
 
     def _repr_markdown_(self) -> str:
         return f"**{self.what}**" + (f": {self.why}" if self.why else "") + (f"  \n→ {self.fix}" if self.fix else "")
+
+
+class BadInput(LabError, ValueError):
+    """An argument a labkit function cannot take; raised before anything is changed."""
