@@ -1,0 +1,44 @@
+"""`labkit.clean("03")` and what lesson 03 makes: a containerd namespace of its own.
+
+In a file of its own: clean("03") removes every lab-03-* object, including the fixtures of
+test_containerd.py, so it must not run while those are alive.
+"""
+from __future__ import annotations
+
+import pytest
+
+from labkit import containerd as ctr
+from tests.integration.test_containerd import start_box
+
+pytestmark = pytest.mark.integration
+
+
+def test_clean_removes_lesson_03s_tasks_and_containers(engine):
+    import labkit
+
+    ns = "lab-03-gap"
+    ctr.remove_namespace(ns)
+    task = start_box(ns, "lab-03-gap-box")
+    try:
+        removed = labkit.clean("03")
+        assert f"{ns}/lab-03-gap-box" in removed["containerd containers"]
+        assert not ctr.alive(task.pid)
+        assert ctr.containers(ns) == [] and ctr.tasks(ns) == []
+    finally:
+        ctr.remove_namespace(ns)
+
+
+@pytest.mark.xfail(strict=True, reason="labkit.clean('03') deletes a lab namespace's tasks and containers but "
+                                       "not its images, content and snapshots, so the namespace stays "
+                                       "(fix: call labkit.containerd.remove_namespace for a whole lab namespace)")
+def test_clean_removes_a_whole_lab_namespace(engine):
+    import labkit
+
+    ns = "lab-03-gap"
+    ctr.remove_namespace(ns)
+    start_box(ns, "lab-03-gap-box")
+    try:
+        labkit.clean("03")
+        assert ns not in {n.name for n in ctr.namespaces()}
+    finally:
+        ctr.remove_namespace(ns)
