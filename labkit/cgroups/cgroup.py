@@ -80,7 +80,8 @@ class Cgroup:
         """Pids of the processes in the group (in any of its directories)."""
         found: set[int] = set()
         for d in self.dirs:
-            found.update(int(p) for p in files.read(d / "cgroup.procs").split())
+            if d.exists():          # a half-removed group (clean got to some hierarchies) still answers
+                found.update(int(p) for p in files.read(d / "cgroup.procs").split())
         return sorted(found)
 
     def popen(self, argv: list[str], **kwargs) -> subprocess.Popen:
@@ -162,12 +163,12 @@ class Cgroup:
         v2dirs = [p.path for p in self.parts.values() if p.version == "v2"]
         if not (v2dirs and all(v2.kill(d) for d in v2dirs) and len(self.dirs) == 1):
             freezer = self.parts.get("freezer")
-            if freezer is not None and victims:
+            if freezer is not None and victims and freezer.path.exists():
                 freezer.module.freeze(freezer.path)
             try:
                 victims |= self._signal_all()
             finally:
-                if freezer is not None and freezer.module.frozen(freezer.path):
+                if freezer is not None and freezer.path.exists() and freezer.module.frozen(freezer.path):
                     freezer.module.thaw(freezer.path)
         deadline = time.monotonic() + timeout
         while True:
@@ -183,7 +184,7 @@ class Cgroup:
 
     def remove(self) -> None:
         """Kill what is left inside, then remove the group's directories (rmdir, as the kernel wants)."""
-        if any((d / "cgroup.procs").exists() for d in self.dirs) and self.procs():
+        if self.procs():
             self.kill()
         self._reap()
         for d in self.dirs:

@@ -41,7 +41,7 @@ class Limits:
         given = {k: v for k, v in given.items() if v is not None}
         memory = _size("memory_max", given.get("memory_max"))
         swap = _size("memory_swap_max", given.get("memory_swap_max"), zero_ok=True)
-        if memory is not None and swap is None:
+        if isinstance(memory, int) and swap is None:
             swap = 0                           # no swap: a memory limit then means an OOM kill, not paging
         period = _count("cpu_period", given.get("cpu_period"), low=1000, high=1_000_000, allow_max=False)
         quota = _count("cpu_quota", given.get("cpu_quota"), low=1000, high=None)

@@ -62,7 +62,7 @@ class Guest:
             args = [QEMU, "-accel", "tcg", "-cpu", "max", "-smp", "1", "-m", memory, "-nodefaults", "-no-reboot",
                     "-display", "none", "-nic", "none",
                     "-kernel", str(self.kernel.vmlinuz), "-initrd", str(self.initramfs),
-                    "-append", "console=ttyS0 panic=-1 quiet",
+                    "-append", "console=ttyS0 panic=-1 quiet loglevel=1",
                     "-chardev", f"file,id=console,path={tmp}/console.log", "-serial", "chardev:console"]
             exports = {"usr": Path("/usr"), "job": job}
             for i, share in enumerate(shares):

@@ -1,0 +1,70 @@
+"""The v2 path of labkit.cgroups, proven on a real cgroup v2 hierarchy.
+
+This machine may mount cgroups as v1 or hybrid; most learners' machines are pure v2. So
+the cgroup tests also run inside a guest: Debian's kernel under qemu (software emulation),
+a busybox initramfs, the host's /usr and this repository shared read-only over 9p, and
+only cgroup2 mounted at /sys/fs/cgroup with memory, pids and cpu enabled. The guest runs
+the same tests with the host's Python and reports over its serial console.
+"""
+from __future__ import annotations
+
+import re
+import shlex
+import site
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.vm import Guest, qemu_missing
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+GUEST_TESTS = ["tests/integration/test_cgroups.py", "tests/unit/test_cgroups_mode.py",
+               "tests/unit/test_cgroups_limits.py"]
+MUST_PASS = ["test_this_machine_mounts_what_the_test_expects",
+             "test_memory_limit_ends_in_an_oom_kill_the_group_counts",
+             "test_pids_limit_contains_a_fork_bomb_and_kill_ends_it",
+             "test_cpu_quota_throttles_a_busy_loop",
+             "test_freeze_stops_progress_and_thaw_resumes_it",
+             "test_clean_thaws_a_frozen_group_before_it_kills"]
+
+
+def python_paths() -> list[Path]:
+    """Where this interpreter finds its packages (the venv's site-packages), to share with the guest."""
+    return [Path(p) for p in site.getsitepackages() if Path(p).is_dir()]
+
+
+def shares() -> list[Path]:
+    """Directories the guest needs besides /usr: the repository, and site-packages kept elsewhere."""
+    out = [REPO]
+    for p in python_paths():
+        if not any(p == s or s in p.parents for s in out + [Path("/usr")]):
+            out.append(p)
+    return out
+
+
+def test_cgroup_tests_pass_on_a_pure_v2_kernel(root):
+    why = qemu_missing()
+    if why:
+        pytest.skip(why)
+    guest = Guest.prepare()
+    pythonpath = ":".join(map(str, [REPO, *python_paths()]))
+    script = "\n".join([
+        f"cd {shlex.quote(str(REPO))}",
+        f"export PYTHONPATH={shlex.quote(pythonpath)} PYTHONDONTWRITEBYTECODE=1 LABKIT_EXPECT_CGROUP=v2",
+        "/usr/bin/python3 -m pytest -p no:cacheprovider --color=no -v -rA " + " ".join(GUEST_TESTS),
+        'if [ $? -eq 0 ]; then echo "LABKIT-VM: PASS"; else echo "LABKIT-VM: FAIL"; fi',
+    ])
+    result = guest.run(script, shares=shares(), timeout=300)
+    console = result.console
+    tail = console[-6000:]
+    assert "LABKIT-VM: cgroup2 at /sys/fs/cgroup" in console, f"the guest did not get to its job:\n{tail}"
+    assert "LABKIT-VM: PASS" in result.lines(), f"the guest's tests failed:\n{tail}"
+    summary = re.findall(r"=+ (.*\d+ passed.*) in [\d.]+s", console)
+    assert summary and "failed" not in summary[-1] and "error" not in summary[-1], tail
+    # -rA repeats every outcome in the summary, one a line: "PASSED tests/...::name"
+    passed = set(re.findall(r"^PASSED \S+::(\w+)", console, re.M))
+    assert set(MUST_PASS) <= passed, f"not run or not passed in the guest: {set(MUST_PASS) - passed}"
+    print(f"guest: {summary[-1]} ({result.seconds:.0f} s)", file=sys.stderr)
