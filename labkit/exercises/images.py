@@ -15,7 +15,7 @@ from labkit.check import Result, checker
 IMAGE = "labkit/web"                 # a lab image that is always there: the checkers work on it
 REPO, TAG = "labkit/web", "latest"   # and on its copy in the lab registry
 
-# Exercise 02.2: the lesson's Dockerfile, one step a line (Step 1 is FROM).
+# Exercise 02.1: the lesson's Dockerfile, one step a line (Step 1 is FROM).
 STEPS = [
     "FROM labkit/busybox",
     'RUN mkdir /app && echo "built by the lab engine" > /app/built.txt',
@@ -69,20 +69,52 @@ def _wrong_02_3() -> list:
 
 
 WRONG_ANSWERS = {
-    "02.1": [_whole_tar_hash, _config_file_name, _hex_only, _raises, "sha256:" + "0" * 64],
-    "02.2": [{"touch": [3, 4, 5, 6], "edit": [3, 4, 5, 6]}, {"touch": [], "edit": [3]},
-             {"touch": [], "edit": [3, 4]}, {"touch": [], "edit": [1, 2, 3, 4, 5, 6]}, [3, 4, 5, 6]],
+    "02.1": [{"touch": [3, 4, 5, 6], "edit": [3, 4, 5, 6]}, {"touch": [], "edit": [3]},
+             {"touch": [], "edit": [3, 4]}, {"touch": [], "edit": [1, 2, 3, 4, 5, 6]},
+             {"touch": [], "edit": [2, 3, 4, 5, 6]}, [3, 4, 5, 6]],
+    "02.2": [_whole_tar_hash, _config_file_name, _hex_only, _raises, "sha256:" + "0" * 64],
     "02.3": _wrong_02_3,
 }
 
 
-# --- 02.1 · the image id, computed from `docker save` -----------------------------------------
+# --- 02.1 · which build steps miss the cache --------------------------------------------------
 
 @checker("02.1")
+def cache_misses(answer: Any) -> Result:
+    """For each change ('touch', 'edit'), the step numbers that run again instead of 'Using cache'."""
+    if not isinstance(answer, dict) or set(answer) != set(REBUILT):
+        return Result(False, "Answer with a dict of two lists: {\"touch\": [...], \"edit\": [...]}, "
+                             "each the numbers of the steps that run again.")
+    try:
+        given = {k: sorted(int(n) for n in v) for k, v in answer.items()}
+    except (TypeError, ValueError):
+        return Result(False, "Each value is a list of step numbers, like [2, 5] (or [] for none).")
+    if 1 in given["touch"] + given["edit"]:
+        return Result(False, "Step 1 (FROM) never runs: it picks the base image by its id, and no cache is involved.")
+    if given["touch"]:
+        return Result(False, "For `touch`: the cache key of a COPY step is a checksum of the files' content and "
+                             "mode, not their modification time. Same bytes, same key.")
+    edit = given["edit"]
+    if 2 in edit:
+        return Result(False, "For the edit: step 2 comes before the COPY and does not read greeting.txt, so its "
+                             "parent and instruction are unchanged: a cache hit.")
+    if edit and edit[0] == 3 and edit != list(range(3, len(STEPS) + 1)):
+        return Result(False, "For the edit: step 3 misses, right. But each step's cache key includes its parent "
+                             "image: once one step makes a new image, can any step after it find its key in the cache?")
+    if edit != REBUILT["edit"]:
+        return Result(False, "For the edit: which is the first step whose input changed? Everything before it is "
+                             "a hit; think about what happens after it.")
+    return Result(True, "Right: touching changes no checksum, so all hits; the edit changes the COPY checksum, "
+                        "and from step 3 on every step has a new parent: all misses, even CMD and LABEL.")
+
+
+# --- 02.2 · the image id, computed from `docker save` -----------------------------------------
+
+@checker("02.2")
 def config_digest(answer: Any) -> Result:
     """A function that computes an image's id (its config's digest) from a `docker save` tar."""
     if not callable(answer):
-        return Result(False, "Give the function itself (`check(\"02.1\", config_digest)`, no parentheses): "
+        return Result(False, "Give the function itself (`check(\"02.2\", config_digest)`, no parentheses): "
                              "the checker runs it on tars of its own.")
     with tempfile.TemporaryDirectory(prefix="labkit-check-02-") as tmp:
         saved = Path(tmp) / "web.tar"
@@ -157,37 +189,6 @@ def _reindented(src: Path, dest: Path) -> tuple[Path, str]:
                 member.size = len(data)
             tar_out.addfile(member, io.BytesIO(data) if data is not None else None)
     return dest, _sha256(new_config)
-
-
-# --- 02.2 · which build steps miss the cache --------------------------------------------------
-
-@checker("02.2")
-def cache_misses(answer: Any) -> Result:
-    """For each change ('touch', 'edit'), the step numbers that run again instead of 'Using cache'."""
-    if not isinstance(answer, dict) or set(answer) != set(REBUILT):
-        return Result(False, "Answer with a dict of two lists: {\"touch\": [...], \"edit\": [...]}, "
-                             "each the numbers of the steps that run again.")
-    try:
-        given = {k: sorted(int(n) for n in v) for k, v in answer.items()}
-    except (TypeError, ValueError):
-        return Result(False, "Each value is a list of step numbers, like [2, 5] (or [] for none).")
-    if 1 in given["touch"] + given["edit"]:
-        return Result(False, "Step 1 (FROM) never runs: it picks the base image by its id, and no cache is involved.")
-    if given["touch"]:
-        return Result(False, "For `touch`: the cache key of a COPY step is a checksum of the files' content and "
-                             "mode, not their modification time. Same bytes, same key.")
-    edit = given["edit"]
-    if 2 in edit:
-        return Result(False, "For the edit: step 2 comes before the COPY and does not read greeting.txt, so its "
-                             "parent and instruction are unchanged: a cache hit.")
-    if edit and edit[0] == 3 and edit != list(range(3, len(STEPS) + 1)):
-        return Result(False, "For the edit: step 3 misses, right. But each step's cache key includes its parent "
-                             "image: once one step makes a new image, can any step after it find its key in the cache?")
-    if edit != REBUILT["edit"]:
-        return Result(False, "For the edit: which is the first step whose input changed? Everything before it is "
-                             "a hit; think about what happens after it.")
-    return Result(True, "Right: touching changes no checksum, so all hits; the edit changes the COPY checksum, "
-                        "and from step 3 on every step has a new parent: all misses, even CMD and LABEL.")
 
 
 # --- 02.3 · a layer, as the registry stores it ------------------------------------------------
