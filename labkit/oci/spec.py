@@ -116,7 +116,9 @@ def problems(cfg: object, bundle: str | os.PathLike | None = None) -> list[str]:
         if not rootfs.is_dir():
             found.append(f"root.path {root['path']!r} is not a directory in the bundle ({rootfs})")
         else:
-            argv0 = (cfg.get("process") or {}).get("args", [""])[0] if isinstance(cfg.get("process"), dict) else ""
+            proc = cfg.get("process")
+            args = proc.get("args") if isinstance(proc, dict) else None
+            argv0 = args[0] if isinstance(args, list) and args else None
             if isinstance(argv0, str) and argv0.startswith("/") and not os.path.lexists(rootfs / argv0.lstrip("/")):
                 found.append(f"process.args[0] {argv0!r} does not exist in the rootfs")
     return found
