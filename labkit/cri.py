@@ -24,6 +24,11 @@ from labkit.errors import LabError
 LOG_ROOT = config.RUN / "pods"     # where a kubelet would keep /var/log/pods
 IMAGE_METHODS = {m.name for m in pb.DESCRIPTOR.services_by_name["ImageService"].methods}
 RUNTIME_METHODS = {m.name for m in pb.DESCRIPTOR.services_by_name["RuntimeService"].methods}
+# Calls that change nothing, or that the CRI requires to be idempotent (stop and remove of something
+# already gone succeed): these are retried when a containerd restart cuts the connection.
+RETRY_SAFE = {"Version", "Status", "ImageStatus", "ListImages", "ListPodSandbox", "PodSandboxStatus",
+              "ListContainers", "ContainerStatus", "StopContainer", "StopPodSandbox", "RemoveContainer",
+              "RemovePodSandbox"}
 
 # A pod's name becomes its hostname: keep it a DNS label (RFC 1123), as Kubernetes does.
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -127,22 +132,30 @@ class CRI:
 
     def call(self, stub: object, method: str, request: object):
         """One CRI call; a gRPC error becomes a LabError with the runtime's own words."""
-        self._wait_for_socket()
-        try:
-            # wait_for_ready: a containerd that is restarting (lesson 03 does that) is waited for,
-            # as the kubelet waits, instead of failing the call at once.
-            return getattr(stub, method)(request, timeout=self.timeout, wait_for_ready=True)
-        except grpc.RpcError as err:
-            if err.code() == grpc.StatusCode.UNAVAILABLE:
-                raise LabError("The lab containerd does not answer on its CRI socket", err.details(),
-                               "Start the engine with `labkit up`") from None
-            if err.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
-                raise LabError(f"CRI {method} got no answer within {self.timeout:g} s", err.details(),
-                               "Check that the engine is up with `labkit status`") from None
-            if err.code() == grpc.StatusCode.NOT_FOUND:
-                raise LabError(f"CRI {method}: no such object", err.details(),
-                               "List what exists with ListPodSandbox / ListContainers") from None
-            raise LabError(f"CRI {method} failed", err.details(), "Read the runtime's words above") from None
+        for attempt in range(3):
+            self._wait_for_socket()
+            try:
+                # wait_for_ready: a containerd that is restarting (lesson 03 does that) is waited for,
+                # as the kubelet waits, instead of failing the call at once.
+                return getattr(stub, method)(request, timeout=self.timeout, wait_for_ready=True)
+            except grpc.RpcError as err:
+                # A restart cut the call off: ask again, but only what is safe to ask twice.
+                if err.code() != grpc.StatusCode.UNAVAILABLE or method not in RETRY_SAFE or attempt == 2:
+                    self._raise(method, err)
+                time.sleep(0.5)
+
+    def _raise(self, method: str, err: grpc.RpcError) -> None:
+        """Turn a gRPC error into a LabError carrying the runtime's own words."""
+        if err.code() == grpc.StatusCode.UNAVAILABLE:
+            raise LabError("The lab containerd does not answer on its CRI socket", err.details(),
+                           "Start the engine with `labkit up`") from None
+        if err.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+            raise LabError(f"CRI {method} got no answer within {self.timeout:g} s", err.details(),
+                           "Check that the engine is up with `labkit status`") from None
+        if err.code() == grpc.StatusCode.NOT_FOUND:
+            raise LabError(f"CRI {method}: no such object", err.details(),
+                           "List what exists with ListPodSandbox / ListContainers") from None
+        raise LabError(f"CRI {method} failed", err.details(), "Read the runtime's words above") from None
 
     def _wait_for_socket(self, grace: float = 5.0) -> None:
         # No socket at all: the engine is down (fail fast), unless it reappears within `grace` (a restart).
