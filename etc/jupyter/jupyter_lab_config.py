@@ -1,5 +1,5 @@
 # JupyterLab settings for the course (read from the working directory by `./lab open`).
-# Offline and local: no update checks, no news feed, no extension manager reaching out.
+# Read by `./lab open` (--config). Offline and local: no update checks, no news feed, no extension manager reaching out.
 c = get_config()  # noqa: F821  (provided by Jupyter when it loads this file)
 c.ServerApp.ip = "127.0.0.1"
 c.ServerApp.port = 8888
