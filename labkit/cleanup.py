@@ -41,6 +41,8 @@ def clean(lesson: str | None = None) -> Cleaned:
     prefix = config.lab_prefix(lesson)
     out = Cleaned()
     out["containers"] = _docker_containers(prefix, everything=lesson is None)
+    out["images"] = _docker_images(prefix, lesson)
+    out["registry repositories"] = _registry_repositories(prefix)
     out["pods"] = _pods(prefix)
     out["containerd containers"] = _containerd(prefix)
     out["runtime containers"] = _runtime_containers(prefix)
@@ -59,6 +61,28 @@ def _docker_containers(prefix: str, everything: bool) -> list[str]:
     if names:
         _quiet(["docker", "-H", config.DOCKER_HOST, "rm", "--force", "--volumes", *names])
     return names
+
+
+def _docker_images(prefix: str, lesson: str | None) -> list[str]:
+    # A lesson's images carry its label (LABEL org.labkit.lesson=NN) or a lab-NN- name.
+    label = config.LABEL if lesson is None else f"{config.LABEL}={int(lesson):02d}"
+    labelled = inventory.run(["docker", "-H", config.DOCKER_HOST, "images", "-q", "--no-trunc",
+                              "--filter", f"label={label}"]).split()
+    named = [line.split()[1] for line in inventory.images()
+             if line.split()[1].startswith((prefix, f"{config.REGISTRY}/{prefix}"))]
+    gone = sorted(set(labelled) | set(named))
+    if gone:
+        _quiet(["docker", "-H", config.DOCKER_HOST, "rmi", "--force", *gone])
+    return gone
+
+
+def _registry_repositories(prefix: str) -> list[str]:
+    from labkit.oci import registry
+
+    repos = sorted(r for r in inventory.registry() if r.startswith(prefix))
+    for repo in repos:
+        registry.remove_repository(repo)
+    return repos
 
 
 def _pods(prefix: str) -> list[str]:

@@ -19,6 +19,7 @@ CONTAINERD_SOCK = RUN / "containerd" / "containerd.sock"
 DOCKER_SOCK = RUN / "docker.sock"
 DOCKER_HOST = f"unix://{DOCKER_SOCK}"
 REGISTRY = "127.0.0.1:5000"
+REGISTRY_ROOT = STATE / "registry"  # the registry's filesystem storage
 CNI_CONF_DIR = ETC / "cni" / "net.d"
 CNI_BIN_DIR = Path("/usr/lib/cni")
 

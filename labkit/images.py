@@ -204,18 +204,12 @@ def _registry_ref(r: Recipe) -> str:
 
 
 def _in_registry(client, r: Recipe) -> bool:
-    import urllib.request
+    from labkit.oci import registry
 
     repo_digests = client.images.get(r.tag).attrs.get("RepoDigests") or []
-    req = urllib.request.Request(
-        f"http://{config.REGISTRY}/v2/labkit/{r.name}/manifests/latest", method="HEAD",
-        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
-    )
-    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never a proxy
     try:
-        with direct.open(req, timeout=5) as resp:
-            remote = resp.headers.get("Docker-Content-Digest", "")
-    except OSError:
+        remote = registry.manifest_digest(f"labkit/{r.name}", "latest")
+    except registry.RegistryError:
         return False
     return f"{_registry_ref(r)}@{remote}" in repo_digests
 

@@ -12,21 +12,42 @@ from pathlib import Path
 from labkit import cgroups as cg
 from labkit import config
 
-KINDS = ("containers", "containerd", "pods", "mounts", "cgroups", "netns", "interfaces", "processes")
+KINDS = ("containers", "images", "registry", "containerd", "pods", "mounts", "cgroups", "netns", "interfaces",
+         "processes")
 
 
 def containers() -> set[str]:
     """Names of all containers of the lab dockerd (running or not)."""
     if not config.DOCKER_SOCK.exists():
         return set()
-    out = _run(["docker", "-H", config.DOCKER_HOST, "ps", "-a", "--format", "{{.Names}}"])
+    out = run(["docker", "-H", config.DOCKER_HOST, "ps", "-a", "--format", "{{.Names}}"])
     return set(out.split())
 
 
+def images() -> set[str]:
+    """'id repository:tag' of every image of the lab dockerd, intermediate ones included."""
+    if not config.DOCKER_SOCK.exists():
+        return set()
+    out = run(["docker", "-H", config.DOCKER_HOST, "images", "-a", "--no-trunc", "--format",
+                "{{.ID}} {{.Repository}}:{{.Tag}}"])
+    return set(out.splitlines())
+
+
+def registry() -> set[str]:
+    """Repositories in the lab registry."""
+    from labkit.oci import registry as reg
+
+    try:
+        return set(reg.catalog())
+    except reg.RegistryError:
+        return set()
+
+
 def containerd() -> set[str]:
-    """'namespace/id' of every containerd container (Docker's live in 'moby', pods' in 'k8s.io')."""
+    """Every containerd namespace ('ns/') and container ('ns/id'); Docker's live in 'moby', pods' in 'k8s.io'."""
     found = set()
     for ns in ctr("namespaces", "list", "-q").split():
+        found.add(f"{ns}/")
         found |= {f"{ns}/{cid}" for cid in ctr("-n", ns, "containers", "list", "-q").split()}
     return found
 
@@ -86,7 +107,7 @@ def processes() -> set[str]:
 def snapshot() -> dict[str, set[str]]:
     """All kinds at once."""
     return {
-        "containers": containers(), "containerd": containerd(), "pods": pods(), "mounts": mounts(),
+        "containers": containers(), "images": images(), "registry": registry(), "containerd": containerd(), "pods": pods(), "mounts": mounts(),
         "cgroups": cgroups(), "netns": netns(), "interfaces": interfaces(), "processes": processes(),
     }
 
@@ -109,8 +130,9 @@ def ctr(*args: str) -> str:
     """Run `ctr` against the lab containerd; '' when it is not running."""
     if not config.CONTAINERD_SOCK.exists():
         return ""
-    return _run(["ctr", "--address", str(config.CONTAINERD_SOCK), *args])
+    return run(["ctr", "--address", str(config.CONTAINERD_SOCK), *args])
 
 
-def _run(argv: list[str]) -> str:
+def run(argv: list[str]) -> str:
+    """A command's stdout ('' on failure): inventories never raise."""
     return subprocess.run(argv, capture_output=True, text=True, timeout=60).stdout

@@ -67,6 +67,7 @@ def down() -> None:
     need_root("`labkit down`")
     cont, dock, reg = daemons()
     reg.stop()
+    registry.garbage_collect()
     dock.stop(grace=30)        # dockerd stops its containers on the way out
     if cont.pid():
         _stop_workloads()

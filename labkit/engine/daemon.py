@@ -87,7 +87,7 @@ class Daemon:
         return LabError(
             f"The lab's {self.name} failed to start",
             f"{how}. Last lines of {self.logfile}:\n{self.log_tail()}",
-            f"Fix what the log says, then run `labkit up` again",
+            "Fix what the log says, then run `labkit up` again",
         )
 
 

@@ -1,6 +1,8 @@
 """The lab registry (Debian's docker-registry, distribution 2.8) on 127.0.0.1:5000 only."""
 from __future__ import annotations
 
+import subprocess
+
 from labkit import config
 from labkit.engine.daemon import Daemon, write_if_changed
 from labkit.engine.probes import http_ok, tcp_in_use
@@ -25,7 +27,7 @@ http:
 
 def write_configs() -> None:
     """Write the registry's config (only when it changed)."""
-    write_if_changed(CONFIG, TEMPLATE.format(root=config.STATE / "registry", addr=config.REGISTRY))
+    write_if_changed(CONFIG, TEMPLATE.format(root=config.REGISTRY_ROOT, addr=config.REGISTRY))
 
 
 def daemon() -> Daemon:
@@ -35,6 +37,13 @@ def daemon() -> Daemon:
         argv=["docker-registry", "serve", str(CONFIG)],
         ready=lambda: http_ok("/v2/", port=PORT),
     )
+
+
+def garbage_collect() -> None:
+    """Drop blobs no manifest references (lessons delete their repositories); registry stopped."""
+    if CONFIG.exists():
+        subprocess.run(["docker-registry", "garbage-collect", "--delete-untagged", str(CONFIG)],
+                       capture_output=True, timeout=120)
 
 
 def check_port_free() -> None:

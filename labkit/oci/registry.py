@@ -14,7 +14,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from email.message import Message
-from pathlib import Path
 from typing import NamedTuple, Sequence
 
 from labkit import config
@@ -324,20 +323,8 @@ def _check_digest(digest: object) -> None:
     raise LabError(f"{digest!r} is not a digest", "", "A blob is named 'sha256:' and 64 lowercase hex digits")
 
 
-def _storage() -> Path:
-    """The registry's storage root, as the lab engine configured it."""
-    from labkit.engine import registry as engine_registry
-
-    try:
-        text = engine_registry.CONFIG.read_text()
-    except OSError:
-        return config.STATE / "registry"
-    match = re.search(r"^\s*rootdirectory:\s*(\S+)", text, re.M)
-    return Path(match.group(1)) if match else config.STATE / "registry"
-
-
 def _drop_from_storage(repo: str) -> None:
-    repos = _storage() / "docker" / "registry" / "v2" / "repositories"
+    repos = config.REGISTRY_ROOT / "docker" / "registry" / "v2" / "repositories"
     target = repos / repo
     if not target.exists():
         return

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -77,3 +76,18 @@ def test_clean_of_one_lesson_leaves_the_others(up):
     finally:
         cleanup.clean()
     assert not Path("/sys/class/net/lab-92-a").exists()
+
+
+def test_clean_removes_a_lessons_images_and_registry_repositories(up, tmp_path):
+    before = inventory.snapshot()
+    (tmp_path / "Dockerfile").write_text(f"FROM labkit/busybox\nLABEL {config.LABEL}=93\nRUN echo built > /built\n")
+    sh("docker", "-H", config.DOCKER_HOST, "build", "-q", "-t", "lab-93-img:1", str(tmp_path))
+    sh("docker", "-H", config.DOCKER_HOST, "tag", "lab-93-img:1", f"{config.REGISTRY}/lab-93-img:1")
+    sh("docker", "-H", config.DOCKER_HOST, "push", f"{config.REGISTRY}/lab-93-img:1")
+    assert "lab-93-img" in inventory.registry()
+
+    removed = cleanup.clean("93")
+
+    assert removed["registry repositories"] == ["lab-93-img"]
+    assert removed["images"]
+    assert residue(before) == {}

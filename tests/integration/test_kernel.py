@@ -8,7 +8,6 @@ import pickle
 import shutil
 import socket
 import traceback
-from pathlib import Path
 from typing import Any, Callable
 
 import pytest
