@@ -26,6 +26,9 @@ def stopped_container(answer: object) -> Result:
     runc = Runtime("runc")
     state = runc.state(answer)
     if state is None:
+        if Runtime("runc", root="/run/runc").state(answer) is not None:
+            return Result(False, f"runc knows {answer!r} under its default --root /run/runc, not the lab's: "
+                                 f"run runc with --root {config.RUNC_ROOT}, where the lesson and `labkit clean` look.")
         known = [c["id"] for c in runc.list()]
         return Result(False, f"runc (--root {config.RUNC_ROOT}) knows no container {answer!r} (it knows "
                              f"{known or 'none'}). Did you delete it? A stopped container exists until `delete`.")

@@ -94,6 +94,7 @@ class Entry:
     target: str = ""                # a symlink's target
 
     def tarinfo(self) -> tarfile.TarInfo:
+        """Its tar header: owner root, mtime 0, so the same entries give the same bytes."""
         info = tarfile.TarInfo(self.path.strip("/"))
         info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "root", "root"
         info.mode = self.mode

@@ -196,3 +196,15 @@ def test_06_2_lets_runc_judge_the_read_only_root(bundle):
     assert not (SCRATCH / "rootfs" / "lab-06-probe").exists()
     assert Runtime("runc").state("lab-06-check-ro") is None
     assert not (config.SCRATCH / "lab-06-check-ro").exists()
+
+
+def test_06_1_notices_a_container_under_runc_s_default_root(bundle):
+    elsewhere, cid = Runtime("runc", root="/run/runc"), "lab-06-t-elsewhere"
+    spec.write_bundle(bundle, cfg_for(["sleep", "600"], cid))
+    elsewhere.create(cid, bundle)
+    try:
+        result = check("06.1", cid)
+        assert not result.ok and "default --root /run/runc" in result.message
+    finally:
+        elsewhere.delete(cid, force=True)
+    assert elsewhere.state(cid) is None
