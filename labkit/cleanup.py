@@ -112,8 +112,12 @@ def _containerd(prefix: str) -> list[str]:
                 inventory.ctr("-n", ns, "containers", "delete", cid)
                 removed.append(f"{ns}/{cid}")
         _remove_empty_cgroup(ns)     # containerd made /<namespace> in each hierarchy
-        if whole:
+        if whole:                    # a namespace holding images cannot be removed: images first
+            images = inventory.ctr("-n", ns, "images", "list", "-q").split()
+            if images:
+                inventory.ctr("-n", ns, "images", "remove", "--sync", *images)
             inventory.ctr("namespaces", "remove", ns)
+            removed.append(f"{ns}/")
     return removed
 
 
