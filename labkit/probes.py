@@ -36,6 +36,7 @@ TOOLS: dict[str, tuple[list[str], str]] = {
     "containerd-shim-runc-v2": (["containerd-shim-runc-v2", "-v"], "00"),
     "runc": (["runc", "--version"], "06"),
     "crun": (["crun", "--version"], "06"),
+    "conmon": (["conmon", "--version"], "04"),
     "umoci": (["umoci", "--version"], "05"),
     "skopeo": (["skopeo", "--version"], "05"),
     "docker-registry": (["docker-registry", "--version"], "00"),
