@@ -77,7 +77,11 @@ class Cgroup:
             files.write(d / "cgroup.procs", pid)
 
     def procs(self) -> list[int]:
-        """Pids of the processes in the group (in any of its directories)."""
+        """Pids of the processes in the group (in any of its directories).
+
+        A child of ours that has died is reaped first: until then v1 lists it as a member.
+        """
+        self._reap()
         found: set[int] = set()
         for d in self.dirs:
             if d.exists():          # a half-removed group (clean got to some hierarchies) still answers
@@ -288,6 +292,7 @@ def of(pid: int) -> Cgroup:
         for c in CONTROLLERS:
             if c not in parts and c in have:
                 parts[c] = Part(c, "v2", d, v2.CONTROLLERS[c])
+    parts = {c: parts[c] for c in sorted(parts, key=_order)}
     name = next((str(p.path.relative_to(_mount_of(p))) for p in parts.values()), "/")
     return Cgroup(name, parts)
 
@@ -333,7 +338,7 @@ def _order(controller: str) -> int:
 
 
 def _root_of(parts: dict[str, Part], d: Path) -> Path:
-    return Path(hierarchy.unified() or d.parent)
+    return Path(hierarchy.unified() or d.parent)     # v2 parts of a group always live in the cgroup2 tree
 
 
 def _mount_of(part: Part) -> Path:

@@ -49,6 +49,9 @@ class Trace:
     def _repr_svg_(self) -> str:
         return self.svg()
 
+    def __repr__(self) -> str:
+        return self.summary()
+
     def summary(self) -> str:
         """One line: what was watched, for how long, the peaks."""
         secs = self.samples[-1]["t"] if self.samples else 0.0
@@ -125,10 +128,7 @@ class _LiveView:
         self.chart.value = render(self.trace, gauges=False)
 
     def finish(self) -> None:
-        from IPython.display import SVG
-
-        final = SVG(data=self.trace.svg())
-        self.handle.update(final)
+        self.handle.update(self.trace)        # its SVG, and its summary as text/plain
         self.box.close()
 
 
@@ -150,7 +150,8 @@ def _gauges(trace: Trace) -> dict[str, tuple[float, float | None, str]]:
     mem, pids, cpu = last.get("memory", 0), last.get("pids", 0), last.get("cpu", 0.0)
     mem_max, pids_max = lim.get("memory_max"), lim.get("pids_max")
     return {
-        "memory": (mem, mem_max, f"{_mib(mem)} of {_mib(mem_max) if mem_max else 'no limit'}"),
+        "memory": (mem, mem_max, f"{_mib(mem)} of {_mib(mem_max) if mem_max else 'no limit'}; "
+                                 f"peak {_mib(trace.peak('memory'))}"),
         "pids": (pids, pids_max, f"{int(pids)} of {pids_max if pids_max is not None else 'no limit'}"),
         "cpu": (cpu, cpu_limit or 1.0, f"{cpu:.0%} of a CPU (quota {f'{cpu_limit:.0%}' if cpu_limit else 'none'}), "
                                        f"{trace.throttled} throttled"),
