@@ -495,8 +495,22 @@ def remove_namespace(namespace: str) -> list[str]:
     if namespace in ("moby", config.K8S_NAMESPACE):
         raise LabError(f"Refusing to remove namespace {namespace!r}", "the lab dockerd or the CRI owns it",
                        "Remove their objects through Docker or the CRI")
-    if namespace not in {n.name for n in namespaces()}:
-        return []
+    gone: list[str] = []
+    if namespace in {n.name for n in namespaces()}:
+        gone += _empty_and_remove(namespace)
+    # `--cgroup` removes the v1 (or, on pure v2, the unified) directory; on a hybrid machine runc
+    # also made one in the v2 mount, and the shim's runc root stays as an empty directory. Both
+    # may also be left from an earlier removal that did not know about them.
+    for d in namespace_cgroups(namespace) + [RUNC_ROOT / namespace]:
+        try:
+            d.rmdir()
+            gone.append(str(d))
+        except OSError:
+            pass
+    return gone
+
+
+def _empty_and_remove(namespace: str) -> list[str]:
     gone = []
     for t in tasks(namespace):
         ctr("tasks", "delete", "--force", t.id, namespace=namespace)
@@ -526,12 +540,4 @@ def remove_namespace(namespace: str) -> list[str]:
         gone += [f"blob {d}" for d in blobs]
     ctr("namespaces", "remove", "--cgroup", namespace)
     gone.append(f"namespace {namespace}")
-    # `--cgroup` removes the v1 (or, on pure v2, the unified) directory; on a hybrid machine runc
-    # also made one in the v2 mount, and the shim's runc root stays as an empty directory.
-    for d in namespace_cgroups(namespace) + [RUNC_ROOT / namespace]:
-        try:
-            d.rmdir()
-            gone.append(str(d))
-        except OSError:
-            pass
     return gone

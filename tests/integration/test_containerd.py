@@ -159,7 +159,8 @@ def test_containerd_restarts_under_a_running_task(box):
     try:
         assert ctr.alive(box.pid) and ctr.alive(before[3].pid)
     finally:
-        daemon.start()
+        if daemon.pid() is None:        # a concurrent `labkit.up()` may have started one meanwhile
+            daemon.start()
     after = ctr.task(NS, CTR)
     assert after.status == "RUNNING" and after.pid == before[1]
     assert ctr.started(after.pid) == before[2]
