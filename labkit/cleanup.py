@@ -103,21 +103,20 @@ def _containerd(prefix: str) -> list[str]:
     for ns in inventory.ctr("namespaces", "list", "-q").split():
         if ns in ("moby", config.K8S_NAMESPACE):
             continue
-        whole = ns.startswith(prefix)
+        if ns.startswith(prefix):      # a lesson's own namespace: everything in it goes
+            from labkit.containerd import remove_namespace
+
+            remove_namespace(ns)
+            removed.append(f"{ns}/")
+            continue
         for task in inventory.ctr("-n", ns, "tasks", "list", "-q").split():
-            if whole or task.startswith(prefix):
+            if task.startswith(prefix):
                 inventory.ctr("-n", ns, "tasks", "delete", "--force", task)
         for cid in inventory.ctr("-n", ns, "containers", "list", "-q").split():
-            if whole or cid.startswith(prefix):
+            if cid.startswith(prefix):
                 inventory.ctr("-n", ns, "containers", "delete", cid)
                 removed.append(f"{ns}/{cid}")
         _remove_empty_cgroup(ns)     # containerd made /<namespace> in each hierarchy
-        if whole:                    # a namespace holding images cannot be removed: images first
-            images = inventory.ctr("-n", ns, "images", "list", "-q").split()
-            if images:
-                inventory.ctr("-n", ns, "images", "remove", "--sync", *images)
-            inventory.ctr("namespaces", "remove", ns)
-            removed.append(f"{ns}/")
     return removed
 
 

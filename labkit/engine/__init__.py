@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from labkit import config
 from labkit.engine import containerd, dockerd, registry
-from labkit.engine.daemon import Daemon
+from labkit.engine.daemon import Daemon, engine_lock
 from labkit.errors import LabError
 
 BINARIES = ("containerd", "containerd-shim-runc-v2", "ctr", "runc", "dockerd", "docker-proxy", "docker-registry", "ip")
@@ -33,9 +33,17 @@ def need_root(action: str) -> None:
 def up() -> "Status":
     """Start the lab engine (a no-op when it is already up); returns its status."""
     need_root("`labkit up`")
+    if all(d.pid() and d.ready() for d in daemons()):
+        return status()                     # the warm path: no lock, no writes
+    with engine_lock():
+        _start_missing()
+    return status()
+
+
+def _start_missing() -> None:
     todo = [d for d in daemons() if not (d.pid() and d.ready())]
     if not todo:
-        return status()
+        return
     missing = [b for b in BINARIES if shutil.which(b) is None]
     if missing:
         raise LabError("The lab engine cannot start", f"missing programs: {', '.join(missing)}",
@@ -59,12 +67,16 @@ def up() -> "Status":
         if len(todo) == len(daemons()):
             dockerd.bridges_down()
         raise
-    return status()
 
 
 def down() -> None:
     """Stop the lab engine and remove every process, mount, socket and interface it made."""
     need_root("`labkit down`")
+    with engine_lock():
+        _stop_all()
+
+
+def _stop_all() -> None:
     cont, dock, reg = daemons()
     reg.stop()
     registry.garbage_collect()

@@ -1,15 +1,20 @@
 """A lab daemon: started detached, tracked by a pid file, ready when it answers."""
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
-from labkit.config import LOG
+from labkit.config import LOG, STATE
+
+LOCK = STATE / "engine.lock"     # not under /run/labkit: `down` removes that directory
+_held = False
 from labkit.errors import LabError
 
 
@@ -42,7 +47,19 @@ class Daemon:
         return _cmdline(str(pid)) == "\0".join(self.argv).encode() + b"\0" and _alive(pid)
 
     def start(self) -> None:
-        """Start the daemon and wait until it answers; on failure name it and show its log."""
+        """Start the daemon (a no-op when it runs) and wait until it answers; on failure name
+        it and show its log."""
+        with engine_lock():
+            if self.pid() is None:
+                self._spawn()
+
+    def restart(self) -> None:
+        """Stop and start under one lock, so no concurrent `labkit up` starts a second copy."""
+        with engine_lock():
+            self.stop()
+            self._spawn()
+
+    def _spawn(self) -> None:
         self.logfile.parent.mkdir(parents=True, exist_ok=True)
         with open(self.logfile, "ab") as log:
             # A session of its own: the daemon outlives the notebook kernel that started it.
@@ -57,11 +74,15 @@ class Daemon:
             if self._is_ours(proc.pid) and self.ready():    # exec'd, and answering
                 return
             time.sleep(0.02)
-        self.stop()
+        self._stop(grace=5)
         raise self._failed(f"it did not answer within {self.timeout:.0f} s")
 
     def stop(self, grace: float = 10.0) -> None:
         """SIGTERM, then SIGKILL after `grace` seconds; idempotent."""
+        with engine_lock():
+            self._stop(grace)
+
+    def _stop(self, grace: float) -> None:
         pid = self.pid()
         if pid is None:
             return
@@ -89,6 +110,24 @@ class Daemon:
             f"{how}. Last lines of {self.logfile}:\n{self.log_tail()}",
             "Fix what the log says, then run `labkit up` again",
         )
+
+
+@contextmanager
+def engine_lock() -> Iterator[None]:
+    """One process at a time starts or stops lab daemons (re-entrant within a process)."""
+    global _held
+    if _held:
+        yield
+        return
+    LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with open(LOCK, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        _held = True
+        try:
+            yield
+        finally:
+            _held = False
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def write_if_changed(path: Path, text: str) -> None:
