@@ -5,6 +5,7 @@ bootloader updates); unpacking it only gives us files: vmlinuz and the modules.
 """
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import struct
@@ -61,15 +62,22 @@ def package() -> str:
     return names[0]
 
 
-def fetch(cache: Path = CACHE) -> Kernel:
-    """The kernel, from the cache or downloaded and unpacked into it (keyed by package and version)."""
+def fetch(cache: Path = CACHE, keep: list[str] = ()) -> Kernel:
+    """The kernel, from the cache or downloaded and unpacked into it (keyed by package and version).
+
+    Only the modules in `keep` and what they depend on are kept: the whole tree is ~400 MB.
+    """
     name = package()
     version = _run(["apt-cache", "show", "--no-all-versions", name]).split("Version:", 1)[1].split()[0]
     release = name.removeprefix("linux-image-")
     home = cache / f"{name}_{version}"
     kernel = Kernel(release, home / "vmlinuz", home / "lib" / "modules" / release)
     if kernel.vmlinuz.exists() and (kernel.modules / "modules.order").exists():
-        return kernel
+        try:
+            kernel.load_order(list(keep))
+            return kernel
+        except (FileNotFoundError, OSError):
+            pass               # cached with fewer modules than asked for now: unpack again
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache) as tmp:
         _run(["apt-get", "download", f"{name}={version}"], cwd=tmp)
@@ -81,8 +89,14 @@ def fetch(cache: Path = CACHE) -> Kernel:
                             if (tree / d / "modules" / release).exists()))
         (staged / "lib" / "modules").mkdir(parents=True)
         shutil.copy2(tree / "boot" / f"vmlinuz-{release}", staged / "vmlinuz")
-        # Keep the modules tree (the guest picks what it needs), drop the rest of the package.
-        shutil.move(str(src_modules), staged / "lib" / "modules" / release)
+        unpacked = Kernel(release, staged / "vmlinuz", src_modules)
+        target = staged / "lib" / "modules" / release
+        target.mkdir()
+        shutil.copy2(src_modules / "modules.order", target / "modules.order")
+        for name in unpacked.load_order(list(keep)):
+            dest = target / _index(src_modules)[name]
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(unpacked.module_path(name), dest)
         if home.exists():
             shutil.rmtree(home)
         staged.rename(home)
@@ -113,6 +127,7 @@ def _section(elf: bytes, wanted: bytes) -> bytes:
     return b""
 
 
+@functools.lru_cache(maxsize=8)
 def _index(modules: Path) -> dict[str, str]:
     # modules.order lists every module's path below the tree, one a line
     out = {}

@@ -49,7 +49,7 @@ class Guest:
     @classmethod
     def prepare(cls, cache: Path = kernel.CACHE) -> "Guest":
         """Fetch and unpack the kernel and build the initramfs, or take them from the cache."""
-        k = kernel.fetch(cache)
+        k = kernel.fetch(cache, keep=initramfs.MODULES)
         return cls(k, initramfs.build(k, cache))
 
     def run(self, script: str, shares: list[Path] = (), timeout: float = 240, memory: str = "768M",
