@@ -152,16 +152,19 @@ def _processes(lesson: str | None) -> list[str]:
 
 
 def _cgroups(prefix: str) -> list[str]:
+    groups = [(point, fstype, d) for point, fstype, _ in cg.mounts() for d in _walk(point) if _under(d, point, prefix)]
+    # Thaw everywhere first: on v1 the freezer is its own hierarchy, and a frozen task holds
+    # its memory and cpu directories too until it can act on SIGKILL.
+    for _point, _fstype, d in groups:
+        _thaw(Path(d))
     removed = []
-    for point, fstype, _ctrls in cg.mounts():
-        dirs = [d for d in _walk(point) if _under(d, point, prefix)]
-        for d in sorted(dirs, key=len, reverse=True):     # children before parents
-            _empty_cgroup(Path(d), fstype)
-            try:
-                os.rmdir(d)
-                removed.append(d)
-            except OSError:
-                pass
+    for _point, fstype, d in sorted(groups, key=lambda g: len(g[2]), reverse=True):   # children first
+        _empty_cgroup(Path(d), fstype)
+        try:
+            os.rmdir(d)
+            removed.append(d)
+        except OSError:
+            pass
     return removed
 
 
@@ -173,11 +176,13 @@ def _walk(point: str) -> list[str]:
     return [os.path.join(root, d) for root, dirs, _ in os.walk(point) for d in dirs]
 
 
-def _empty_cgroup(path: Path, fstype: str) -> None:
-    # A frozen task cannot act on SIGKILL: thaw first.
+def _thaw(path: Path) -> None:
     for knob, value in (("cgroup.freeze", "0"), ("freezer.state", "THAWED")):
         if (path / knob).exists():
             _write(path / knob, value)
+
+
+def _empty_cgroup(path: Path, fstype: str) -> None:
     if fstype == "cgroup2" and (path / "cgroup.kill").exists():
         _write(path / "cgroup.kill", "1")
     for _ in range(50):

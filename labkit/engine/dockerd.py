@@ -26,7 +26,9 @@ def settings() -> dict:
         "iptables": False,
         "ip-masq": False,
         "ip-forward": False,
-        "cgroup-parent": config.CGROUP_PARENT,
+        # Absolute: a relative parent is joined to dockerd's own cgroup (a login session's,
+        # a JupyterLab's), which would put containers wherever the engine was started from.
+        "cgroup-parent": "/" + config.CGROUP_PARENT,
         "features": {"buildkit": False},
         "shutdown-timeout": 3,          # lab containers: do not wait 15 s for each on `down`
     }

@@ -221,9 +221,6 @@ def test_clean_kills_and_removes_a_lessons_groups(root):
     assert not any(d.exists() for d in cg.dirs)
 
 
-@pytest.mark.xfail(cgroups.mode() != "v2", strict=True,
-                   reason="labkit.cleanup thaws a v1 group only in the freezer hierarchy, after it has "
-                          "already tried the memory and cpu ones: it must thaw every lab group first")
 def test_clean_thaws_a_frozen_group_before_it_kills(root):
     cg, proc = leave_behind("lab-97-left-frozen", frozen=True)
     try:
