@@ -238,9 +238,9 @@ def wait_up(name: str, netns: str | None = None, timeout: float = 5.0) -> Link:
     deadline = time.monotonic() + timeout
     while True:
         link = _need(name, netns)
-        # Right after `up` a veth may say UNKNOWN before it knows about its carrier; lo says
-        # UNKNOWN for good, with a carrier.
-        if link.up and link.carrier and link.state in ("UP", "UNKNOWN"):
+        # Right after `up` a veth says UNKNOWN for a moment, even with its carrier; lo (no kind)
+        # says UNKNOWN for good.
+        if link.up and link.carrier and (link.state == "UP" or (link.state == "UNKNOWN" and not link.kind)):
             return link
         if time.monotonic() > deadline:
             raise LabError(f"{name} is not up", f"state {link.state} after {timeout} s",

@@ -69,7 +69,8 @@ def test_a_named_netns_is_an_nsfs_bind_mount_that_ip_sees(root):
 
 
 def test_the_pair_talks_and_each_side_has_its_own_routes(pair):
-    assert net.wait_up(VA, netns=A).kind == "veth"
+    assert (net.wait_up(VA, netns=A).kind, net.wait_up(VA, netns=A).state) == ("veth", "UP")
+    assert net.wait_up("lo", netns=A).state == "UNKNOWN"          # loopback never says more
     assert [str(r) for r in net.routes(A)] == ["10.207.9.0/24 dev lab-07-t-va proto kernel scope link src 10.207.9.1"]
     assert {(a.ifname, a.address) for a in net.addresses(B)} == {("lo", "127.0.0.1/8"), (VB, "10.207.9.2/24")}
     assert not any(r.dst.startswith("10.207.9.") for r in net.routes())        # the host has no route there
