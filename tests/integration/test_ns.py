@@ -258,3 +258,13 @@ def test_what_is_gone_is_an_error():
         ns.join({"net": "/run/netns/lab-07-t-absent"}, os.getpid)
     with pytest.raises(LabError, match="permission denied|No process"):
         ns.inodes(2**22 + 1)
+
+
+def test_bad_input_to_every_public_function_changes_nothing():
+    from tests.unit.test_ns_logic import BAD_CALLS
+
+    before = (inventory.mounts(), inventory.netns(), inventory.interfaces(), lab_processes())
+    for call in BAD_CALLS:
+        with pytest.raises(BadInput):
+            call()
+    assert (inventory.mounts(), inventory.netns(), inventory.interfaces(), lab_processes()) == before
