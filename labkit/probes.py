@@ -45,6 +45,8 @@ TOOLS: dict[str, tuple[list[str], str]] = {
     "gcc": (["gcc", "--version"], "00"),
     "ip": (["ip", "-V"], "07"),
     "unshare": (["unshare", "--version"], "07"),
+    "nsenter": (["nsenter", "--version"], "07"),
+    "ipcmk": (["ipcmk", "--version"], "07"),
 }
 _VERSION = re.compile(r"\d+\.\d+(?:\.\d+)?(?:[~+-][\w.~+-]*)?")
 
