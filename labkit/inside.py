@@ -35,6 +35,7 @@ KEYS = ("hostname", "pid of sh", "/", "/ mounted", "mounts", "processes", "net l
         "CapBnd", "CapEff", "NoNewPrivs", "uid map", "/proc/keys")
 FROM_PROC = {"/ mounted", "mounts", "processes", "cgroup", "CapBnd", "CapEff", "NoNewPrivs", "uid map", "/proc/keys"}
 HOST = "the host's"
+LITERAL = {"/ mounted"}            # facts shown as they are, even when the host's are the same
 _LINE = re.compile(r"^([^=]+)=(.*)$")
 
 
@@ -69,11 +70,11 @@ def summarise(seen: dict[str, str], host: dict[str, str], root: str | os.PathLik
             continue
         value = seen[key]
         if value == "":
-            out[key] = "(no cgroup fs)" if key == "memory limit" else "(no /proc)" if key in FROM_PROC else "(none)"
+            out[key] = "(not readable)" if key == "memory limit" else "(no /proc)" if key in FROM_PROC else "(none)"
         elif key == "mounts" and on_host_root:
             extra = [p for p in value.split() if root is not None and _below(p, os.fspath(root))]
             out[key] = HOST + (f" + {len(extra)} under the new root" if extra else "")
-        elif _normal(key, value, host) == _normal(key, host.get(key, ""), host):
+        elif key not in LITERAL and _normal(key, value, host) == _normal(key, host.get(key, ""), host):
             out[key] = HOST
         elif key in ("CapBnd", "CapEff"):
             out[key] = caps(value)

@@ -190,9 +190,12 @@ def steps(results: list[tuple[str, dict[str, str]]], title: str = "what each ste
     previous: dict[str, str] = {}
     for i, (name, seen) in enumerate(results):
         changes = seen if i == 0 else {k: _delta(previous.get(k, ""), v) for k, v in added(previous, seen).items()}
-        same = set(changes.values())
-        if i == 0 and len(changes) > 3 and len(same) == 1:         # "all of it is the host's": one row
-            changes = {f"all {len(changes)} facts": same.pop()}
+        if i == 0:            # the starting point: the facts that share one value (the host's) in one row
+            common = max(set(changes.values()), key=list(changes.values()).count, default=None)
+            shared = [k for k, v in changes.items() if v == common]
+            if len(shared) > 3:
+                rest = {k: v for k, v in changes.items() if v != common}
+                changes = {**rest, f"{'all other' if rest else 'all'} {len(shared)} facts": common}
         colour = "#eeeeee" if i == 0 else "#dbe9f7"
         rows = [f'<TR><TD ALIGN="LEFT" BGCOLOR="{colour}" COLSPAN="2"><B>{i} · {html.escape(name)}</B></TD></TR>']
         for key, value in changes.items():

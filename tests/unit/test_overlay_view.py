@@ -27,12 +27,15 @@ def test_added_lists_only_what_changed():
 
 
 def test_each_step_box_lists_what_it_changed():
-    results = [("a plain process", {"hostname": "the host's", "pid": "the host's", "mounts": "the host's", "x": "the host's"}),
-               ("namespaces", {"hostname": "the host's", "pid": "1", "mounts": "/ /proc", "x": "the host's"}),
-               ("masks", {"hostname": "the host's", "pid": "1", "mounts": "/ /proc /proc/keys", "x": "the host's"}),
-               ("nothing", {"hostname": "the host's", "pid": "1", "mounts": "/ /proc /proc/keys", "x": "the host's"})]
+    results = [("a plain process", {"hostname": "the host's", "pid": "the host's", "mounts": "the host's", "x": "the host's",
+                                    "/ mounted": "rw"}),
+               ("namespaces", {"hostname": "the host's", "pid": "1", "mounts": "/ /proc", "x": "the host's", "/ mounted": "rw"}),
+               ("masks", {"hostname": "the host's", "pid": "1", "mounts": "/ /proc /proc/keys", "x": "the host's",
+                          "/ mounted": "rw"}),
+               ("nothing", {"hostname": "the host's", "pid": "1", "mounts": "/ /proc /proc/keys", "x": "the host's",
+                            "/ mounted": "rw"})]
     src = v.steps(results).source
-    assert "all 4 facts" in src                       # the starting point, in one row
+    assert "all other 4 facts" in src and ">rw<" in src   # the starting point: the host's in one row
     assert "1 · namespaces" in src and ">pid<" in src
     assert "+ /proc/keys" in src                      # a list that grew shows what it gained
     assert "no change a probe can see" in src
