@@ -127,7 +127,7 @@ def test_dockers_bundle_is_under_containerd_state_and_runc_knows_it(engine):
         task = config.RUN / "containerd" / "io.containerd.runtime.v2.task" / "moby" / cid
         cfg = spec.load(task)
         assert cfg["process"]["args"][0] == "httpd" and cfg["hostname"] == cid[:12]
-        assert cfg["linux"]["cgroupsPath"] == f"{config.CGROUP_PARENT}/{cid}"
+        assert cfg["linux"]["cgroupsPath"] == f"/{config.CGROUP_PARENT}/{cid}"
         state = Runtime("runc", root=config.RUN / "docker" / "runtime-runc" / "moby").state(cid)
         assert state["status"] == "running" and state["bundle"] == str(task)
     finally:
