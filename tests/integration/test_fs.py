@@ -4,46 +4,21 @@ from __future__ import annotations
 
 import errno
 import os
-import pickle
 import shutil
 import stat
 import subprocess
 import time
-import traceback
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
+from labkit.ns import in_child
 from labkit import config, fs
 from labkit.errors import BadInput, LabError
 from labkit.kernel import (CLONE_NEWNS, CLONE_NEWPID, KernelError, MS_PRIVATE, MS_REC, mount, unshare)
 
 pytestmark = pytest.mark.integration
-
-
-def in_child(fn: Callable[[], Any]) -> Any:
-    """Run fn in a forked child; return its result or re-raise its exception here."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(r)
-            try:
-                payload = (True, fn())
-            except BaseException as err:     # ship any failure back to the parent
-                payload = (False, (err, traceback.format_exc()))
-            with os.fdopen(w, "wb") as f:
-                pickle.dump(payload, f)
-        finally:
-            os._exit(0)
-    os.close(w)
-    with os.fdopen(r, "rb") as f:
-        ok, value = pickle.load(f)
-    os.waitpid(pid, 0)
-    if ok:
-        return value
-    raise value[0]
 
 
 def as_pid_one(fn: Callable[[], Any]) -> Any:

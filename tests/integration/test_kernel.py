@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import errno
 import os
-import pickle
 import shutil
 import socket
-import traceback
-from typing import Any, Callable
 
 import pytest
 
+from labkit.ns import in_child
 from labkit import config, inventory
 from labkit.errors import BadInput
 from labkit.kernel import (CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWUTS, MNT_DETACH, MS_BIND, MS_PRIVATE, MS_REC,
@@ -19,28 +17,6 @@ from labkit.kernel import (CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWUTS, MNT_DETACH, 
                            pivot_root, set_no_new_privs, sethostname, setns, umount2, unshare)
 
 pytestmark = pytest.mark.integration
-
-
-def in_child(fn: Callable[[], Any]) -> Any:
-    """Run fn in a forked child; return its result or re-raise its exception here."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        try:
-            payload = (True, fn())
-        except BaseException as err:     # ship any failure back to the parent
-            payload = (False, (err, traceback.format_exc()))
-        with os.fdopen(w, "wb") as f:
-            pickle.dump(payload, f)
-        os._exit(0)
-    os.close(w)
-    with os.fdopen(r, "rb") as f:
-        ok, value = pickle.load(f)
-    os.waitpid(pid, 0)
-    if ok:
-        return value
-    raise value[0]
 
 
 def test_uts_namespace_keeps_the_hostname_change_inside(root):
