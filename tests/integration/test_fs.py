@@ -13,10 +13,18 @@ from typing import Any, Callable
 
 import pytest
 
-from labkit.ns import in_child
 from labkit import config, fs
 from labkit.errors import BadInput, LabError
-from labkit.kernel import (CLONE_NEWNS, CLONE_NEWPID, KernelError, MS_PRIVATE, MS_REC, mount, unshare)
+from labkit.kernel import (
+    CLONE_NEWNS,
+    CLONE_NEWPID,
+    MS_PRIVATE,
+    MS_REC,
+    KernelError,
+    mount,
+    unshare,
+)
+from labkit.ns import in_child
 
 pytestmark = pytest.mark.integration
 

@@ -9,12 +9,30 @@ import socket
 
 import pytest
 
-from labkit.ns import in_child
 from labkit import config, inventory
 from labkit.errors import BadInput
-from labkit.kernel import (CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWUTS, MNT_DETACH, MS_BIND, MS_PRIVATE, MS_REC,
-                           KernelError, cap_bounding_drop, cap_bounding_has, cap_get, get_no_new_privs, mount,
-                           pivot_root, set_no_new_privs, sethostname, setns, umount2, unshare)
+from labkit.kernel import (
+    CLONE_NEWNET,
+    CLONE_NEWNS,
+    CLONE_NEWUTS,
+    MNT_DETACH,
+    MS_BIND,
+    MS_PRIVATE,
+    MS_REC,
+    KernelError,
+    cap_bounding_drop,
+    cap_bounding_has,
+    cap_get,
+    get_no_new_privs,
+    mount,
+    pivot_root,
+    set_no_new_privs,
+    sethostname,
+    setns,
+    umount2,
+    unshare,
+)
+from labkit.ns import in_child
 
 pytestmark = pytest.mark.integration
 
@@ -119,3 +137,27 @@ def test_a_failed_mount_leaves_nothing_mounted(root, tmp_path):
     with pytest.raises(KernelError, match="ENOENT"):
         mount("none", config.SCRATCH / "lab-no-such-dir" / "x", "tmpfs")
     assert inventory.mounts() == before
+
+
+def test_bad_input_to_every_call_is_one_clear_error_and_changes_nothing(root, tmp_path):
+    from labkit.kernel import cap_set, prctl, umount2
+
+    before = inventory.mounts()
+    with pytest.raises(BadInput, match="hostname is 1 to 64 bytes"):
+        sethostname("")
+    with pytest.raises(BadInput, match="hostname is 1 to 64 bytes"):
+        sethostname("x" * 65)
+    with pytest.raises(BadInput, match="MS_\\* ints"):
+        mount("none", tmp_path, "tmpfs", flags="bind")
+    with pytest.raises(KernelError, match=r"umount2\(.*\) failed: EINVAL"):       # not a mount point
+        umount2(tmp_path)
+    with pytest.raises(KernelError, match="pivot_root.* failed: ENOENT"):
+        pivot_root(tmp_path / "nowhere", tmp_path / "nowhere" / "old")
+    with pytest.raises(KernelError, match=r"prctl\(9999, .*\) failed: EINVAL"):
+        prctl(9999)
+    with pytest.raises(BadInput, match="Unknown capability"):
+        cap_set({"CAP_FLY"}, set())
+    with pytest.raises(BadInput, match="Unknown capability"):
+        cap_bounding_drop("CAP_FLY")
+    assert inventory.mounts() == before
+    assert os.uname().nodename != ""
