@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from labkit import config
+from labkit import config, images
+from labkit.engine import docker_client
 from labkit.errors import BadInput, LabError
 from labkit.kernel import (MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC,
                            MS_REMOUNT, MS_STRICTATIME, KernelError, mount, pivot_root as _pivot_root, umount2)
@@ -47,8 +48,7 @@ def rootfs(image: str = "labkit/busybox") -> Path:
     cached under /var/lib/labkit/rootfs/<image id>. Treat it as read-only: put an overlay on top."""
     if not isinstance(image, str) or not image.strip():
         raise BadInput(f"An image is a name like 'labkit/busybox', not {image!r}", "", "Pass the image's name or id")
-    api = _docker_api()
-    info = _inspect_image(api, image)
+    info = images.inspect(image)
     image_id = info["Id"].split(":", 1)[-1]
     dest = ROOTFS_CACHE / image_id
     if dest.is_dir():
@@ -57,7 +57,7 @@ def rootfs(image: str = "labkit/busybox") -> Path:
     work = Path(tempfile.mkdtemp(prefix=f".partial-{image_id[:12]}-", dir=ROOTFS_CACHE))
     try:
         archive = work / "image.tar"
-        with open(archive, "wb") as f:
+        with open(archive, "wb") as f, docker_client().api as api:
             for chunk in api.get_image(info["Id"]):
                 f.write(chunk)
         tree = work / "rootfs"
@@ -146,26 +146,6 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
     else:
         path.unlink()
-
-
-def _docker_api():
-    import docker
-
-    if not config.DOCKER_SOCK.exists():
-        raise LabError("The lab dockerd is not running", f"no socket at {config.DOCKER_SOCK}", "Start it: labkit.up()")
-    return docker.APIClient(base_url=config.DOCKER_HOST, timeout=120)
-
-
-def _inspect_image(api, image: str) -> dict:
-    import docker.errors
-
-    try:
-        return api.inspect_image(image)
-    except docker.errors.NotFound:
-        raise LabError(f"There is no image {image!r} in the lab dockerd", "",
-                       "The lab images are labkit/busybox, labkit/pause, labkit/web: `labkit images build`") from None
-    except docker.errors.APIError as err:
-        raise LabError(f"The lab dockerd cannot inspect {image!r}", str(err.explanation or err), "") from None
 
 
 # -- overlay mounts ------------------------------------------------------------------------------------
@@ -284,9 +264,9 @@ def docker_overlay(container: str) -> Overlay:
 
     if not isinstance(container, str) or not container:
         raise BadInput(f"A container is a name or id, not {container!r}", "", "e.g. 'lab-09-box'")
-    api = _docker_api()
     try:
-        info = api.inspect_container(container)
+        with docker_client().api as api:
+            info = api.inspect_container(container)
     except docker.errors.NotFound:
         raise LabError(f"There is no container {container!r} in the lab dockerd", "", "List them: docker ps -a") from None
     driver = info.get("GraphDriver") or {}

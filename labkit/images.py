@@ -84,11 +84,11 @@ def context_digest(r: Recipe) -> str:
 
 def build(only: list[str] | None = None, progress: Callable[[str], None] = print) -> dict[str, str]:
     """Build, import and push the lab images that are not up to date; returns name -> image id."""
-    from labkit.engine import ensure_up
+    from labkit.engine import docker_client, ensure_up
 
     ensure_up()
     wanted = [recipe(n).name for n in only] if only else names()
-    client = _docker()
+    client = docker_client(timeout=300)
     ids = {}
     for name in names():        # parents first, even when only a child was asked for
         if name not in wanted and not any(_depends(w, name) for w in wanted):
@@ -128,10 +128,19 @@ def _read_host(src: str) -> bytes:
                        "Run the README's set-up command to install the Debian packages") from None
 
 
-def _docker():
-    import docker
+def inspect(image: str) -> dict:
+    """`docker inspect` of an image in the lab dockerd; one sentence when there is none."""
+    import docker.errors
 
-    return docker.DockerClient(base_url=config.DOCKER_HOST, timeout=300)
+    from labkit.engine import docker_client
+
+    with docker_client().api as api:
+        try:
+            return api.inspect_image(image)
+        except docker.errors.NotFound:
+            raise LabError(f"There is no image {image!r} in the lab dockerd", "",
+                           f"The lab images are {', '.join(f'labkit/{n}' for n in names())} "
+                           "(`labkit images build`); list all with `docker images`") from None
 
 
 def _current(client, r: Recipe, digest: str) -> str | None:

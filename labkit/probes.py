@@ -133,7 +133,9 @@ def images_row() -> Row:
     if not (config.DOCKER_SOCK.exists()):
         return Row("lab images", False, "the lab dockerd is not running", "Start the engine first: `labkit up`")
     try:
-        client = images._docker()
+        from labkit.engine import docker_client
+
+        client = docker_client()
         have = {t for i in client.images.list() for t in i.tags}
     except Exception as err:     # any failure to ask is itself the finding
         return Row("lab images", False, f"cannot list images: {err}", "Start the engine first: `labkit up`")

@@ -148,6 +148,17 @@ def ensure_up() -> None:
         raise LabError("The lab engine is not running", "", "Start it with `labkit up` (or run the set-up notebook 00)")
 
 
+def docker_client(timeout: int = 120):
+    """A Docker SDK client on the lab dockerd (`.api` is the low-level one); one clear error when
+    the lab dockerd is not running."""
+    import docker
+
+    if not config.DOCKER_SOCK.exists():
+        raise LabError("The lab dockerd is not running", f"no socket at {config.DOCKER_SOCK}",
+                       "Start the engine with `labkit up` (or labkit.up())")
+    return docker.DockerClient(base_url=config.DOCKER_HOST, version="auto", timeout=timeout)
+
+
 def _ctr(*args: str) -> list[str]:
     proc = subprocess.run(["ctr", "--address", str(config.CONTAINERD_SOCK), *args],
                           capture_output=True, text=True, timeout=60)

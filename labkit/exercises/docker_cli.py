@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from labkit import config
 from labkit.check import Result, checker
+from labkit.engine import docker_client
 
 WEB = "lab-01-web"          # the lesson's web server: its pid (01.2), its exit code (01.3)
 PREFIX = config.lab_prefix("01")
@@ -28,17 +29,11 @@ WRONG_ANSWERS = {
 }
 
 
-def _api():
-    import docker
-
-    return docker.APIClient(base_url=config.DOCKER_HOST, version="auto", timeout=10)
-
-
 def _web_state() -> dict | None:
     """lab-01-web's State from `docker inspect`, or None when there is no such container."""
     import docker
 
-    with _api() as api:
+    with docker_client(timeout=10).api as api:
         try:
             return api.inspect_container(WEB)["State"]
         except docker.errors.NotFound:
@@ -112,7 +107,7 @@ def exited_filter(answer: object) -> Result:
     except ValueError:
         return Result(False, f"The filters parameter must be JSON such as {{\"key\": [\"value\"]}}, "
                              f"URL-encoded; dockerd cannot parse {filters[0]!r}.")
-    with _api() as api:
+    with docker_client(timeout=10).api as api:
         reply = api.get(api.base_url + answer)
         if reply.status_code != 200:
             return Result(False, f"dockerd answered {reply.status_code}: {reply.text.strip()[:200]}")

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import graphviz
 
-from labkit import config
+from labkit import images
+from labkit.engine import docker_client
 from labkit.errors import LabError
 
 # Instructions that write only the image config, never a layer.
@@ -61,11 +62,11 @@ def stack(history: list[dict], diff_ids: list[str]) -> list[Step]:
 def layers(image: str, base: str | None = None, pushed_as: str | None = None) -> graphviz.Digraph:
     """Draw `image`'s layer stack from the lab dockerd; grey out the layers it shares with `base`;
     with `pushed_as` ('repo:tag' in the lab registry), add each layer's compressed blob."""
-    api = _api()
-    info = _inspect(api, image)
+    info = images.inspect(image)
     diff_ids = info["RootFS"].get("Layers") or []
-    steps = stack(api.history(image), diff_ids)
-    shared = set(_inspect(api, base)["RootFS"].get("Layers") or []) if base else set()
+    with docker_client().api as api:
+        steps = stack(api.history(image), diff_ids)
+    shared = set(images.inspect(base)["RootFS"].get("Layers") or []) if base else set()
     blobs = _blobs(pushed_as, len(diff_ids)) if pushed_as else []
     return draw(image, info["Id"], steps, shared, base, blobs)
 
@@ -125,22 +126,6 @@ def _short(digest: str) -> str:
 def _clip(text: str, width: int) -> str:
     text = text.replace("\\", "\\\\")
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _api():
-    import docker
-
-    return docker.APIClient(base_url=config.DOCKER_HOST, timeout=60)
-
-
-def _inspect(api, image: str) -> dict:
-    import docker.errors
-
-    try:
-        return api.inspect_image(image)
-    except docker.errors.ImageNotFound:
-        raise LabError(f"There is no image {image!r} in the lab dockerd", "",
-                       "List the images with `docker images` (DOCKER_HOST=unix:///run/labkit/docker.sock)") from None
 
 
 def _blobs(pushed_as: str, count: int) -> list[tuple[str, int]]:

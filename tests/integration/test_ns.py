@@ -16,7 +16,7 @@ import pytest
 
 from labkit import config, inventory, ns
 from labkit.errors import BadInput, LabError
-from labkit.kernel import (CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWTIME,
+from labkit.kernel import (CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWTIME,
                            CLONE_NEWUSER, CLONE_NEWUTS, MS_PRIVATE, MS_REC, MS_SHARED, KernelError, mount,
                            sethostname, unshare)
 
