@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labkit import config
+from labkit import config, inventory
 from labkit.errors import LabError
 
 ADDRESS = config.CONTAINERD_SOCK
@@ -438,21 +438,7 @@ def socket_peers(path: str) -> list[int]:
         found = pool.submit(_unix_sockets).result()
     peers = {peer for name, peer in found if name == path}
     peers.discard(None)
-    wanted = {f"socket:[{inode}]" for inode in peers}
-    pids = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            fds = os.listdir(f"/proc/{pid}/fd")
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                if os.readlink(f"/proc/{pid}/fd/{fd}") in wanted:
-                    pids.append(int(pid))
-                    break
-            except OSError:
-                continue
-    return sorted(pids)
+    return sorted(inventory.socket_holders(peers))
 
 
 def _unix_sockets() -> list[tuple[str | None, int | None]]:

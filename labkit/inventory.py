@@ -112,6 +112,25 @@ def snapshot() -> dict[str, set[str]]:
     }
 
 
+def socket_holders(inodes: set[int] | set[str]) -> dict[int, set[int]]:
+    """pid -> the socket inodes among `inodes` it holds open, read from /proc/PID/fd."""
+    wanted = {f"socket:[{inode}]": int(inode) for inode in inodes}
+    held: dict[int, set[int]] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target in wanted:
+                held.setdefault(int(pid), set()).add(wanted[target])
+    return held
+
+
 def lab_owned_pids(lesson: str | None = None) -> list[int]:
     """Processes a lesson spawned: they carry LABKIT_LESSON=NN in their environment."""
     needle = f"{config.OWNER_ENV}={'' if lesson is None else f'{int(lesson):02d}'}".encode()

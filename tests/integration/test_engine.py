@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit import config, engine, images
+from labkit import config, engine, images, inventory
 from labkit.cri import CRI
 from labkit.errors import LabError
 
@@ -169,26 +169,14 @@ def _cmdlines() -> list[bytes]:
 
 def _listeners() -> list[tuple[int, str]]:
     """(pid, local address) of every listening TCP socket."""
-    inodes: dict[str, str] = {}
+    addresses: dict[int, str] = {}
     for table, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
         for line in open(table).read().splitlines()[1:]:
             f = line.split()
             if f[3] == "0A":                        # LISTEN
-                inodes[f[9]] = _addr(f[1], v6)
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            fds = os.listdir(f"/proc/{pid}/fd")
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                target = os.readlink(f"/proc/{pid}/fd/{fd}")
-            except OSError:
-                continue
-            if target.startswith("socket:[") and target[8:-1] in inodes:
-                found.append((int(pid), inodes[target[8:-1]]))
-    return found
+                addresses[int(f[9])] = _addr(f[1], v6)
+    held = inventory.socket_holders(set(addresses))
+    return [(pid, addresses[inode]) for pid, inodes in held.items() for inode in inodes]
 
 
 def _addr(hexaddr: str, v6: bool) -> str:
