@@ -62,7 +62,7 @@ def _course(args: argparse.Namespace) -> int:
     from labkit import course
 
     if args.action == "index":
-        print(course.index_markdown())
+        print(course.index_page(), end="")
     elif args.action == "run":
         for ls in [course.lesson(n) for n in args.lessons] or course.written():
             print(f"running {ls.filename} ...", flush=True)

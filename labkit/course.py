@@ -55,8 +55,16 @@ def index_markdown() -> str:
     """The lesson list as a Markdown table linking each notebook."""
     lines = ["| # | lesson | layer |", "|---|---|---|"]
     for ls in LESSONS:
-        lines.append(f"| {ls.number} | [{ls.title}]({ls.filename}) | {ls.layer} |")
+        title = f"[{ls.title}]({ls.filename})" if ls.path.exists() else f"{ls.title} (being written)"
+        lines.append(f"| {ls.number} | {title} | {ls.layer} |")
     return "\n".join(lines)
+
+
+def index_page() -> str:
+    """notebooks/README.md: the page GitHub shows for notebooks/."""
+    return ("# Containers, down the stack: the lessons\n\n"
+            "Start with 00. (This page is `labkit course index > notebooks/README.md`.)\n\n"
+            + index_markdown() + "\n")
 
 
 SOLUTION_MARK = "# --- solution ---"
