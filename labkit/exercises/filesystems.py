@@ -3,16 +3,13 @@ from __future__ import annotations
 
 import errno
 import os
-import pickle
-import select
-import signal
-import time
 from pathlib import Path
 from typing import Callable
 
 from labkit import config, fs, inventory
 from labkit.check import Result, checker
 from labkit.errors import LabError
+from labkit.ns import in_child
 from labkit.kernel import (CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID,
                            MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, mount, unshare)
 
@@ -145,36 +142,11 @@ def _as_pid_one(fn: Callable[[], dict]) -> dict:
 
 
 def _in_child(fn: Callable[[], dict], timeout: float = 30.0) -> dict:
-    """fn() in a forked child; its dict comes back pickled, any failure as {'raised': ...}."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(r)
-            try:
-                out = fn()
-            except BaseException as err:        # the learner's code: any failure is feedback
-                out = {"raised": f"{type(err).__name__}: {err}"}
-            os.write(w, pickle.dumps(out))
-        finally:
-            os._exit(0)
-    os.close(w)
-    data = b""
-    deadline = time.monotonic() + timeout
+    """fn() in a forked child (labkit.ns.in_child); any failure comes back as {'raised': ...}."""
     try:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([r], [], [], left)[0]:
-                os.kill(pid, signal.SIGKILL)
-                return {"raised": f"TimeoutError: no answer after {timeout:.0f} s"}
-            chunk = os.read(r, 65536)
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        os.close(r)
-        os.waitpid(pid, 0)
-    return pickle.loads(data) if data else {"raised": "the child ended without an answer"}
+        return in_child(fn, timeout=timeout)
+    except Exception as err:        # a crash or hang of the learner's code is feedback, not an error here
+        return {"raised": f"{type(err).__name__}: {err}"}
 
 
 def _nearest_mount(path: str, mounts: dict[str, str]) -> str:
