@@ -25,6 +25,7 @@ from labkit.engine import docker_client
 from labkit.errors import BadInput, LabError
 from labkit.kernel import (MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC,
                            MS_REMOUNT, MS_STRICTATIME, KernelError, mount, pivot_root as _pivot_root, umount2)
+from labkit.kernel import syscalls
 
 ROOTFS_CACHE = config.STATE / "rootfs"       # image id -> its unpacked layers; never written by a lesson
 
@@ -388,6 +389,7 @@ def pivot_root(new_root: str | os.PathLike, put_old: str = ".old") -> None:
     root = _existing_dir(new_root, "new_root")
     if not isinstance(put_old, str) or not put_old or "/" in put_old or put_old in (".", ".."):
         raise BadInput(f"put_old is one directory name inside new_root, not {put_old!r}", "", "e.g. '.old'")
+    syscalls.number("pivot_root")      # a machine without a syscall table is refused before anything is mounted
     _own_mount_namespace("pivot_root")
     undo = _Undo()
     with undo:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import ctypes
 
 from labkit.errors import BadInput
-from labkit.kernel import consts
+from labkit.kernel import consts, syscalls
 from labkit.kernel.errors import KernelError
 from labkit.kernel.libc import check, libc
 from labkit.kernel.process import prctl
@@ -46,7 +46,7 @@ def _names(mask: int) -> set[str]:
 def cap_get(pid: int = 0) -> dict[str, set[str]]:
     """The effective, permitted and inheritable sets of `pid` (0: the calling thread)."""
     header, data = _Header(_VERSION_3, pid), (_Data * 2)()
-    check(libc.syscall(consts.SYS_capget, ctypes.byref(header), data), f"capget(pid={pid})")
+    check(libc.syscall(syscalls.number("capget"), ctypes.byref(header), data), f"capget(pid={pid})")
     return {field: _names(getattr(data[0], field) | getattr(data[1], field) << 32)
             for field in ("effective", "permitted", "inheritable")}
 
@@ -58,7 +58,7 @@ def cap_set(effective: set[str], permitted: set[str], inheritable: set[str] = fr
         mask = sum(1 << cap_value(n) for n in names)
         setattr(data[0], field, mask & 0xFFFFFFFF)
         setattr(data[1], field, mask >> 32)
-    check(libc.syscall(consts.SYS_capset, ctypes.byref(header), data), "capset(...)")
+    check(libc.syscall(syscalls.number("capset"), ctypes.byref(header), data), "capset(...)")
 
 
 def cap_bounding_has(name: str) -> bool:

@@ -40,8 +40,3 @@ PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
 PR_GET_NO_NEW_PRIVS = 39
 PR_SET_CHILD_SUBREAPER = 36
-
-# x86_64 syscall numbers for calls glibc does not wrap
-SYS_pivot_root = 155
-SYS_capget = 125
-SYS_capset = 126

@@ -5,7 +5,7 @@ import ctypes
 import os
 
 from labkit.errors import BadInput
-from labkit.kernel import consts
+from labkit.kernel import consts, syscalls
 from labkit.kernel.libc import check, cstr, libc
 
 _MS = {v: k for k, v in vars(consts).items() if k.startswith("MS_")}
@@ -33,5 +33,5 @@ def umount2(target: str | os.PathLike, flags: int = 0) -> None:
 def pivot_root(new_root: str | os.PathLike, put_old: str | os.PathLike) -> None:
     """pivot_root(2): new_root must be a mount point; put_old must be under it."""
     new_root, put_old = os.fspath(new_root), os.fspath(put_old)
-    check(libc.syscall(consts.SYS_pivot_root, cstr(new_root), cstr(put_old)),
+    check(libc.syscall(syscalls.number("pivot_root"), cstr(new_root), cstr(put_old)),
           f"pivot_root({new_root!r}, {put_old!r})")
