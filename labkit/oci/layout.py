@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Iterable
 
 from labkit.errors import LabError
+from labkit.oci.arch import host_platform
 
 INDEX = "application/vnd.oci.image.index.v1+json"
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -345,7 +346,8 @@ class Layout:
                     compress: bool | list[bool] = True) -> dict:
         """Store an image (layer tars, a config, a manifest) and tag it `ref`; returns the manifest descriptor.
 
-        `config` is the image config without `rootfs`, which is filled in from the layers.
+        `config` is the image config without `rootfs`, which is filled in from the layers; without an
+        `architecture` it is this host's (oci.arch.host_platform).
         `compress` gzips every layer, or says per layer whether to.
         """
         flags = [compress] * len(layers) if isinstance(compress, bool) else list(compress)
@@ -357,7 +359,10 @@ class Layout:
                 raise LabError(f"Layer {i} is not an uncompressed tar", "write_image compresses layers itself",
                                "Pass the bytes tar_layer() returns")
             members(tar)
-        cfg = {"architecture": "amd64", "os": "linux", "config": {}, **(config or {})}
+        given = config or {}
+        # Unless told otherwise, the image is for this host: containerd unpacks only its own platform.
+        base = {"os": "linux"} if "architecture" in given else host_platform()
+        cfg = {**base, "config": {}, **given}
         if not isinstance(cfg.get("config"), dict):
             raise LabError("The image config's 'config' must be an object", f"got {cfg.get('config')!r}", "")
         _check_ref(ref)

@@ -10,6 +10,7 @@ import pytest
 
 from labkit.errors import LabError
 from labkit.oci import layout as oci
+from labkit.oci.arch import host_platform
 
 
 def files_in(path):
@@ -202,6 +203,16 @@ def test_write_image_makes_config_manifest_and_tag(lay):
     assert cfg["config"] == {"Cmd": ["sh"]} and cfg["os"] == "linux"
     assert "/bin/wget" not in oci.flatten(lay.layers("v1"))
     assert len(lay.verify()) == 4
+
+
+def test_write_image_names_this_hosts_platform_unless_told(lay):
+    layer = oci.tar_layer([oci.file("a", "x")])
+    lay.write_image("host", [layer])
+    cfg = lay.config("host")
+    assert {k: cfg[k] for k in ("os", "architecture", "variant") if k in cfg} == host_platform()
+    lay.write_image("other", [layer], {"architecture": "s390x"})
+    cfg = lay.config("other")
+    assert (cfg["os"], cfg["architecture"], "variant" in cfg) == ("linux", "s390x", False)
 
 
 def test_retagging_replaces_the_entry_and_keeps_the_others(lay):
