@@ -11,6 +11,7 @@ import pytest
 from labkit import config
 from labkit.errors import LabError
 from labkit.oci import registry
+from labkit.oci.arch import host_platform
 
 pytestmark = pytest.mark.integration
 
@@ -89,7 +90,7 @@ def _tiny_image() -> tuple[bytes, bytes]:
         info.size, info.mode = len(data), 0o644
         tar.addfile(info, io.BytesIO(data))
     layer = buf.getvalue()
-    cfg = {"architecture": "amd64", "os": "linux", "config": {},
+    cfg = {**host_platform(), "config": {},        # docker pulls it to run here: this machine's platform
            "rootfs": {"type": "layers", "diff_ids": [registry.digest_of(layer)]}}
     return layer, json.dumps(cfg).encode()
 
