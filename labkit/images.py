@@ -71,8 +71,11 @@ def recipe(name: str) -> Recipe:
 
 
 def context_digest(r: Recipe) -> str:
-    """sha256 over everything the build reads: context files, host files, the parent's digest."""
-    h = hashlib.sha256()
+    """sha256 over everything the build reads: context files, host files, the parent's digest,
+    and the code that makes the result reproducible (labkit/repro.py)."""
+    from labkit import repro
+
+    h = hashlib.sha256(Path(repro.__file__).read_bytes())
     for path in sorted(p for p in r.context.rglob("*") if p.is_file()):
         h.update(str(path.relative_to(r.context)).encode() + b"\0" + path.read_bytes())
     for dest, src in sorted(r.host_files.items()):
@@ -100,7 +103,7 @@ def build(only: list[str] | None = None, progress: Callable[[str], None] = print
         image_id = _current(client, r, digest)
         if image_id is None:
             progress(f"{name}: building {r.tag}")
-            image_id = _docker_build(client, r, digest, progress)
+            image_id = _reproducible(client, _docker_build(client, r, digest, progress))
             did.append("built")
         if not _in_containerd(r, digest):
             progress(f"{name}: importing into containerd ({config.K8S_NAMESPACE})")
@@ -170,6 +173,17 @@ def _docker_build(client, r: Recipe, digest: str, progress: Callable[[str], None
                 progress(f"  {chunk['stream'].rstrip()}")
             image_id = chunk.get("aux", {}).get("ID", image_id)
     return image_id or client.images.get(r.tag).id
+
+
+def _reproducible(client, built_id: str) -> str:
+    """Replace a freshly built image by its reproducible form (labkit.repro); returns its id."""
+    from labkit import repro
+
+    saved = b"".join(client.images.get(built_id).save(named=True))
+    loaded = client.images.load(repro.normalize(saved))[0].id
+    if loaded != built_id:
+        client.images.remove(built_id, noprune=False)     # the build's own, time-stamped image
+    return loaded
 
 
 def _compile(source: Path, out: Path) -> None:
