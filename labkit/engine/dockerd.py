@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 from labkit import config
-from labkit.engine.daemon import Daemon, write_if_changed
+from labkit.engine.daemon import Daemon
 from labkit.engine.probes import http_ok
 from labkit.errors import LabError
 
@@ -26,17 +27,27 @@ def settings() -> dict:
         "iptables": False,
         "ip-masq": False,
         "ip-forward": False,
+        # `-p 8080:80` publishes on this address unless the learner names another: loopback only,
+        # as the README promises (dockerd's default, 0.0.0.0, would also bind [::]).
+        "ip": "127.0.0.1",
         # Absolute: a relative parent is joined to dockerd's own cgroup (a login session's,
         # a JupyterLab's), which would put containers wherever the engine was started from.
         "cgroup-parent": "/" + config.CGROUP_PARENT,
+        # cgroupfs, not systemd, on every host. On cgroup v2 with systemd as PID 1, dockerd would
+        # pick the systemd driver, which needs a "*.slice" parent and makes each container a
+        # transient unit over D-Bus; hosts without systemd (workshop containers, this course's CI)
+        # have no such driver. cgroupfs puts containers at /labkit-docker/<id> everywhere, so a
+        # lesson reads the same paths on every host. The engine is not a systemd service, so
+        # systemd does not manage this subtree: the labkit-* parents are the engine's own.
+        "exec-opts": ["native.cgroupdriver=cgroupfs"],
         "features": {"buildkit": False},
         "shutdown-timeout": 3,          # lab containers: do not wait 15 s for each on `down`
     }
 
 
-def write_configs() -> None:
-    """Write daemon.json (only when it changed)."""
-    write_if_changed(CONFIG, json.dumps(settings(), indent=2) + "\n")
+def configs() -> dict[Path, str]:
+    """daemon.json and what it should hold."""
+    return {CONFIG: json.dumps(settings(), indent=2) + "\n"}
 
 
 def daemon() -> Daemon:
