@@ -28,7 +28,8 @@ BRIDGE_CIDR = "10.213.0.1/24"
 CNI_BRIDGE = "labkit-cni0"          # pods' bridge, made by the CNI bridge plugin
 CNI_SUBNET = "10.214.0.0/24"
 CNI_GATEWAY = "10.214.0.1/24"
-CGROUP_PARENT = "labkit-docker"
+CGROUP_PARENT = "labkit-docker"     # the lab dockerd's containers: /labkit-docker/<id>
+POD_CGROUP_PARENT = "labkit-pods"   # CRI pods' containers (the kubelet's kubepods): /labkit-pods/<id>
 
 PREFIX = "lab-"                     # every object a lesson makes starts with this
 LABEL = "org.labkit.lesson"         # and carries this label where the API has labels

@@ -74,7 +74,9 @@ def pod_config(name: str, namespace: str = "lab", host_network: bool = False,
         hostname="" if host_network else full,
         log_directory=str(LOG_ROOT / full),
         labels={config.LABEL: lesson or "1"},
-        linux=pb.LinuxPodSandboxConfig(security_context=pb.LinuxSandboxSecurityContext(namespace_options=mode)),
+        # The kubelet's /kubepods; without it containerd files pods under /k8s.io in every hierarchy.
+        linux=pb.LinuxPodSandboxConfig(cgroup_parent="/" + config.POD_CGROUP_PARENT,
+                                       security_context=pb.LinuxSandboxSecurityContext(namespace_options=mode)),
     )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from labkit import config
 from labkit.engine import containerd, dockerd, registry
-from labkit.engine.daemon import Daemon, engine_lock
+from labkit.engine.daemon import Daemon, differs, engine_lock, write_configs
 from labkit.errors import LabError
 
 BINARIES = ("containerd", "containerd-shim-runc-v2", "ctr", "runc", "dockerd", "docker-proxy", "docker-registry", "ip")
@@ -30,14 +30,30 @@ def need_root(action: str) -> None:
                        "Run it as root, for example with `sudo`")
 
 
+PARTS = (containerd, dockerd, registry)      # each writes its config and makes its daemon
+
+
 def up() -> "Status":
-    """Start the lab engine (a no-op when it is already up); returns its status."""
+    """Start the lab engine (a no-op when it is already up with today's configs); returns its status."""
     need_root("`labkit up`")
-    if all(d.pid() and d.ready() for d in daemons()):
+    if all(d.pid() and d.ready() for d in daemons()) and not _stale():
         return status()                     # the warm path: no lock, no writes
     with engine_lock():
+        _restart_stale()
         _start_missing()
     return status()
+
+
+def _stale() -> list[Daemon]:
+    """Running daemons whose config on disk is not what this labkit writes (after an update)."""
+    return [d for part, d in zip(PARTS, daemons())
+            if d.pid() and any(differs(path, text) for path, text in part.configs().items())]
+
+
+def _restart_stale() -> None:
+    # Stopped here, started again with the new config by _start_missing (dockerd after containerd).
+    for d in reversed(_stale()):
+        d.stop(grace=30)
 
 
 def _start_missing() -> None:
@@ -51,11 +67,12 @@ def _start_missing() -> None:
     if len(todo) == len(daemons()):
         _clear_leftovers()       # a crash or a killed session may have left shims and mounts
     config.RUN.mkdir(parents=True, exist_ok=True)
-    for part in (containerd, dockerd, registry):
-        part.write_configs()
+    for part in PARTS:
+        write_configs(part.configs())
     started: list[Daemon] = []
     try:
         dockerd.bridges_up()
+        cgroup_parents(make=True)
         for d in todo:
             if d.name == "registry":
                 registry.check_port_free()
@@ -86,6 +103,29 @@ def _stop_all() -> None:
     cont.stop()
     _clear_leftovers()
     dockerd.bridges_down()
+    cgroup_parents(make=False)
+
+
+def cgroup_parents(make: bool) -> None:
+    """Make (or remove, when empty) the engine's cgroup parents in every hierarchy.
+
+    They belong to the engine, like its bridges: made at `up`, so that the first container or
+    pod a lesson runs adds only its own group, and removed at `down`. runc enables the v2
+    controllers along the path itself when it creates a container's group below them.
+    """
+    from labkit import cgroups
+
+    for point, _fstype, _ctrls in cgroups.mounts():
+        for name in (config.CGROUP_PARENT, config.POD_CGROUP_PARENT):
+            path = os.path.join(point, name)
+            try:
+                os.mkdir(path) if make else os.rmdir(path)
+            except (FileExistsError, FileNotFoundError):
+                pass
+            except OSError as err:
+                if make:
+                    raise LabError(f"Cannot make the lab's cgroup {path}", err.strerror,
+                                   "Run `labkit doctor`: it checks the cgroup hierarchy") from None
 
 
 def _clear_leftovers() -> None:

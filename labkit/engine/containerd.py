@@ -1,8 +1,10 @@
 """The lab's own containerd: its own socket, root and state, the CRI plugin on."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from labkit import config
-from labkit.engine.daemon import Daemon, write_if_changed
+from labkit.engine.daemon import Daemon
 from labkit.engine.probes import unix_accepts
 
 CONFIG = config.ETC / "containerd.toml"
@@ -70,10 +72,9 @@ def render_cni() -> str:
     return CNI_CONFLIST.format(bridge=config.CNI_BRIDGE, subnet=config.CNI_SUBNET)
 
 
-def write_configs() -> None:
-    """Write containerd's config and the pods' CNI config (only when they changed)."""
-    write_if_changed(CONFIG, render_config())
-    write_if_changed(config.CNI_CONF_DIR / "10-labkit.conflist", render_cni())
+def configs() -> dict[Path, str]:
+    """containerd's config and the pods' CNI config (the CRI plugin reads it at each pod)."""
+    return {CONFIG: render_config(), config.CNI_CONF_DIR / "10-labkit.conflist": render_cni()}
 
 
 def daemon() -> Daemon:

@@ -130,11 +130,20 @@ def engine_lock() -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def write_if_changed(path: Path, text: str) -> None:
-    """Write a generated config, leaving it untouched (mtime too) when it is already right."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists() or path.read_text() != text:
-        path.write_text(text)
+def write_configs(files: dict[Path, str]) -> None:
+    """Write generated configs, leaving each untouched (mtime too) when it is already right."""
+    for path, text in files.items():
+        if differs(path, text):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+
+
+def differs(path: Path, text: str) -> bool:
+    """Whether the file at `path` is missing or holds something other than `text`."""
+    try:
+        return path.read_text() != text
+    except OSError:
+        return True
 
 
 def _base_env() -> dict[str, str]:

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 from labkit import config
-from labkit.engine.daemon import Daemon, write_if_changed
+from labkit.engine.daemon import Daemon
 from labkit.engine.probes import http_ok, tcp_in_use
 from labkit.errors import LabError
 
@@ -25,9 +26,9 @@ http:
 """
 
 
-def write_configs() -> None:
-    """Write the registry's config (only when it changed)."""
-    write_if_changed(CONFIG, TEMPLATE.format(root=config.REGISTRY_ROOT, addr=config.REGISTRY))
+def configs() -> dict[Path, str]:
+    """The registry's config file and what it should hold."""
+    return {CONFIG: TEMPLATE.format(root=config.REGISTRY_ROOT, addr=config.REGISTRY)}
 
 
 def daemon() -> Daemon:
