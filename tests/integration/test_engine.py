@@ -1,10 +1,12 @@
 """The lab engine, for real: up, run through Docker and the CRI, down leaving nothing behind."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
 import subprocess
+import tarfile
 import urllib.request
 from pathlib import Path
 
@@ -84,6 +86,54 @@ def test_nothing_of_the_engine_listens_beyond_loopback(up):
             assert local.startswith("127.0.0.1:") or local.startswith("[::1]:"), (pid, local)
 
 
+def test_a_port_published_the_usual_way_listens_on_loopback_only(up):
+    # `-p PORT:80` with no address: dockerd's default would be 0.0.0.0 and [::].
+    docker("run", "-d", "--name", "lab-test-publish", "-p", "18081:80", "labkit/web")
+    try:
+        assert "Hello from labkit/web" in _get("http://127.0.0.1:18081/", tries=50)
+        bound = sorted(local for _pid, local in _listeners() if local.endswith(":18081"))
+        assert bound == ["127.0.0.1:18081"], "docker-proxy or dockerd listens beyond loopback"
+    finally:
+        docker("rm", "-f", "lab-test-publish")
+
+
+def test_lab_images_are_reproducible(up):
+    # Each image is already in the form labkit.repro makes: normalizing it again changes no byte,
+    # so its id is the sha256 of a config that depends only on images/ and the host files it copies.
+    from labkit import repro
+
+    for name in images.names():
+        saved = subprocess.run(["docker", "-H", config.DOCKER_HOST, "save", f"labkit/{name}"],
+                               capture_output=True, check=True).stdout
+        normal = repro.normalize(saved)
+        with tarfile.open(fileobj=io.BytesIO(normal)) as tar:
+            config_name = json.load(tar.extractfile("manifest.json"))[0]["Config"]
+            created = json.load(tar.extractfile(config_name))["created"]
+        assert "sha256:" + config_name.removesuffix(".json") == images.inspect(f"labkit/{name}")["Id"], name
+        assert created == repro.EPOCH_RFC3339
+
+
+def test_up_restarts_a_daemon_whose_config_changed(up):
+    # A learner who pulls a new version of the course gets daemons running its configs.
+    from labkit.engine import dockerd
+
+    before = {r.name: r.pid for r in engine.status().rows}
+    dockerd.CONFIG.write_text(dockerd.CONFIG.read_text().replace('"ip": "127.0.0.1"', '"ip": "0.0.0.0"'))
+    assert engine.up().up
+    after = {r.name: r.pid for r in engine.status().rows}
+    assert after["dockerd"] != before["dockerd"]
+    assert after["containerd"] == before["containerd"] and after["registry"] == before["registry"]
+    assert json.loads(dockerd.CONFIG.read_text())["ip"] == "127.0.0.1"
+
+
+def test_the_engine_owns_its_cgroup_parents(up):
+    from labkit import cgroups
+
+    for point, _fstype, _ctrls in cgroups.mounts():
+        for name in (config.CGROUP_PARENT, config.POD_CGROUP_PARENT):
+            assert Path(point, name).is_dir(), f"{point}/{name} missing while the engine is up"
+
+
 def test_not_root_gets_one_sentence(up, capsys):
     from labkit.cli import main
 
@@ -155,6 +205,11 @@ def _assert_engine_gone() -> None:
     assert not Path(f"/sys/class/net/{config.BRIDGE}").exists()
     assert not Path(f"/sys/class/net/{config.CNI_BRIDGE}").exists()
     assert not config.RUN.exists()
+    from labkit import cgroups
+
+    parents = [Path(point, name) for point, _f, _c in cgroups.mounts()
+               for name in (config.CGROUP_PARENT, config.POD_CGROUP_PARENT)]
+    assert [p for p in parents if p.exists()] == []
 
 
 def _cmdlines() -> list[bytes]:
