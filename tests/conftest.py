@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -44,10 +45,17 @@ def up(engine):
     return engine
 
 
-def residue(before: dict[str, set[str]], settle: float = 5.0) -> dict[str, set[str]]:
-    """What exists now that did not before (processes get `settle` seconds to exit).
+# Every process this test run starts, and every process those start, inherits this mark; a
+# process of the machine's own (a cron job, an editor, another user's shell) does not.
+RUN_MARK = "LABKIT_TEST_RUN"
+os.environ[RUN_MARK] = str(os.getpid())
 
-    The engine's own daemons are not residue: lesson 03 restarts containerd on purpose.
+
+def residue(before: dict[str, set[str]], settle: float = 5.0) -> dict[str, set[str]]:
+    """What the lab made that exists now and did not before (processes get `settle` s to exit).
+
+    The engine's own daemons are not residue: lesson 03 restarts containerd on purpose. A new
+    process is residue when the lab made it (see `made_by_lab`), not because the machine is busy.
     """
     from labkit import engine
 
@@ -55,8 +63,39 @@ def residue(before: dict[str, set[str]], settle: float = 5.0) -> dict[str, set[s
     while True:
         after = inventory.snapshot()
         daemon_pids = {str(r.pid) for r in engine.status().rows if r.pid}
-        after["processes"] = {p for p in after["processes"] if p.split()[0] not in daemon_pids}
+        after["processes"] = {p for p in after["processes"] - before["processes"]
+                              if p.split()[0] not in daemon_pids and made_by_lab(p.split()[0])}
         left = {k: after[k] - before[k] for k in after if after[k] - before[k]}
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.2)
+
+
+def made_by_lab(pid: str) -> bool:
+    """A process this test run, a lesson or a lab container made: it carries the run's mark or a
+    lesson's LABKIT_LESSON, sits in a lab cgroup, or descends from a shim of the lab containerd."""
+    from labkit import config
+
+    try:
+        env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        groups = Path(f"/proc/{pid}/cgroup").read_text()
+    except OSError:
+        return False         # gone meanwhile
+    if any(v.startswith((f"{RUN_MARK}=".encode(), f"{config.OWNER_ENV}=".encode())) for v in env):
+        return True
+    if any(part.startswith((config.PREFIX, "labkit")) for line in groups.splitlines()
+           for part in line.split(":", 2)[-1].split("/")):
+        return True
+    return _lab_shim_ancestor(pid, str(config.CONTAINERD_SOCK).encode())
+
+
+def _lab_shim_ancestor(pid: str, socket: bytes) -> bool:
+    while pid not in ("0", "1"):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            pid = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
+        except (OSError, IndexError):
+            return False
+        if b"containerd-shim" in cmd.split(b"\0")[0] and socket in cmd:
+            return True
+    return False
