@@ -2,6 +2,7 @@
 downloaded one) opening lesson 00 with its stored outputs rendered."""
 from __future__ import annotations
 
+import os
 import secrets
 import socket
 import subprocess
@@ -29,15 +30,20 @@ def lab_url(tmp_path_factory):
     subprocess.run([bindir / "jupyter", "trust", *map(str, (ROOT / "notebooks").glob("*.ipynb"))],
                    check=True, capture_output=True)
     port, token = _free_port(), secrets.token_hex(12)
-    log = open(tmp_path_factory.mktemp("jupyter") / "server.log", "w")
+    home = tmp_path_factory.mktemp("jupyter")
+    log = open(home / "server.log", "w")
+    # Settings, workspaces and config of the test's own: a learner's saved workspace (notebooks
+    # left open, panels moved) must not decide what this test sees.
+    env = {**os.environ, **{var: str(home / var.lower()) for var in (
+        "JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR", "JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR")}}
     server = subprocess.Popen(
         [bindir / "jupyter", "lab", "--allow-root", f"--config={ROOT}/etc/jupyter/jupyter_lab_config.py",
          f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={ROOT}/notebooks"],
-        stdout=log, stderr=log)
+        stdout=log, stderr=log, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_for(f"{base}/api/status?token={token}")
-        yield f"{base}/lab/tree/{{}}?token={token}"
+        yield f"{base}/lab/tree/{{}}?reset&token={token}"
     finally:
         server.terminate()
         server.wait(timeout=30)
