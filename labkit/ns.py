@@ -686,8 +686,16 @@ def _unpack(payload: bytes) -> Any:
     else:
         _tag, err, tb = value
         if not isinstance(err, LabError):
-            err.add_note("In the child process:\n" + tb.rstrip())
+            _add_note(err, "In the child process:\n" + tb.rstrip())
     raise err
+
+
+def _add_note(err: BaseException, note: str) -> None:
+    # add_note is 3.11+; on 3.10 fill the same __notes__ list (PEP 678), which IPython shows.
+    if hasattr(err, "add_note"):
+        err.add_note(note)
+    else:
+        err.__notes__ = [*getattr(err, "__notes__", []), note]
 
 
 # -- checking arguments before anything is made ----------------------------------------------
