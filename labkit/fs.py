@@ -36,6 +36,11 @@ DEV_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc
 WHITEOUT = ".wh."                  # an image layer's deletion marker (OCI image spec, layer.md)
 OPAQUE = ".wh..wh..opq"            # ... and its "hide everything below" marker
 OPAQUE_XATTR = "trusted.overlay.opaque"
+# Extract a layer as it is. A rootfs needs setuid bits, /tmp's 1777, device nodes and absolute
+# symlinks (they resolve inside the container): tarfile's 'tar' filter drops those modes, and 'data'
+# (3.14's default) refuses the nodes and links too. apply_layer's own checks keep writes inside the
+# root instead. Debian 12's Python 3.11.2 predates filters (PEP 706) and extracts as 'fully_trusted'.
+_AS_IS = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
 _NAME = re.compile(r"^lab-\d{2}-[A-Za-z0-9_.-]{1,40}$")
 # statvfs(3) f_flag bits that are also mount(2) flags with the same value.
 _KEEP_FLAGS = MS_NOSUID | MS_NODEV | MS_NOEXEC | 1024 | 2048      # ... | MS_NOATIME | MS_NODIRATIME
@@ -113,7 +118,7 @@ def apply_layer(tar: tarfile.TarFile, dest: str | os.PathLike) -> list[str]:
             m.linkname = _safe_name(m.linkname)
             _inside(dest, m.linkname)                 # a hard link must point inside too
         m.name = rel
-        tar.extract(m, dest, set_attrs=True, numeric_owner=True)
+        tar.extract(m, dest, set_attrs=True, numeric_owner=True, **_AS_IS)
     return deleted
 
 

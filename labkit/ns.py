@@ -40,6 +40,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from labkit import config
 from labkit.errors import BadInput, LabError
+from labkit.forking import fork
 from labkit.kernel import (CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWTIME,
                            CLONE_NEWUSER, CLONE_NEWUTS, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_REC,
                            PR_SET_PDEATHSIG, mount, prctl, setns, unshare)
@@ -276,7 +277,9 @@ def in_child(fn: Callable[..., Any], *args: Any, timeout: float = TIMEOUT, **kwa
     parent = os.getpid()
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
-    pid = os.fork()
+    # The fork is the point (unshare(2) moves its caller). The child prints into a StringIO, answers
+    # through its own pipe and _exits: no lock of the kernel's threads; a hang is killed at `timeout`.
+    pid = fork()
     if pid == 0:
         os.close(r)
         _child_main(w, parent, fn, args, kwargs)      # never returns
@@ -424,7 +427,7 @@ def hold(setup: Callable[..., Any] | None = None, *args: Any, flags: int = 0, ui
     parent = os.getpid()
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
-    pid = os.fork()
+    pid = fork()              # as in_child's: the child unshares, runs setup with its output captured, execs
     if pid == 0:
         os.close(r)
         _hold_main(w, parent, flags, maps, setup, args, env)       # never returns
@@ -686,8 +689,16 @@ def _unpack(payload: bytes) -> Any:
     else:
         _tag, err, tb = value
         if not isinstance(err, LabError):
-            err.add_note("In the child process:\n" + tb.rstrip())
+            _add_note(err, "In the child process:\n" + tb.rstrip())
     raise err
+
+
+def _add_note(err: BaseException, note: str) -> None:
+    # add_note is 3.11+; on 3.10 fill the same __notes__ list (PEP 678), which IPython shows.
+    if hasattr(err, "add_note"):
+        err.add_note(note)
+    else:
+        err.__notes__ = [*getattr(err, "__notes__", []), note]
 
 
 # -- checking arguments before anything is made ----------------------------------------------

@@ -11,12 +11,12 @@ from labkit import inventory
 
 
 def pytest_collection_modifyitems(config, items):
-    # Unit tests first, then the engine, then the notebooks (nbval items are .ipynb).
+    # Unit tests first, then the other Pythons and the engine, then the notebooks (nbval items are .ipynb).
     def rank(item):
         path = str(item.fspath)
         if path.endswith(".ipynb"):
             return 3
-        return 2 if "integration" in path or "test_notebooks" in path else 1
+        return 2 if any(slow in path for slow in ("integration", "platforms", "test_notebooks")) else 1
 
     items.sort(key=rank)
 

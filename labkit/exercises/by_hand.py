@@ -9,6 +9,7 @@ from pathlib import Path
 
 from labkit import config
 from labkit.check import Result, checker
+from labkit.forking import fork
 
 # The checker's own copy of the lesson's runtime: fork, run the steps, exec busybox sh.
 _CHECK = r"""
@@ -70,7 +71,9 @@ def run_steps(steps: list, command: str, timeout: float = _TIMEOUT) -> str:
     """Fork, run each step in the child, exec `busybox sh -c command` there; its stdout (or the failed step)."""
     r, w = os.pipe()
     null = os.open("/dev/null", os.O_WRONLY)
-    pid = os.fork()
+    # The lesson's point: fork, the steps, exec. The child writes to its own fds 1 and 2 and execs or
+    # _exits, leaving the kernel threads' sockets alone; should a step hang, it is killed at `timeout`.
+    pid = fork()
     if pid == 0:
         try:
             os.dup2(w, 1)
