@@ -24,6 +24,10 @@ class PythonsError(Exception):
     """A Python or its venv cannot be had; the message says what to do."""
 
 
+class PythonMissing(PythonsError):
+    """pyenv has no such Python on this machine."""
+
+
 def versions() -> list[str]:
     """The Pythons to test on: $LABKIT_PYTHONS (e.g. "3.10 3.12"), else 3.10 and 3.12."""
     return os.environ.get("LABKIT_PYTHONS", "").split() or list(DEFAULT)
@@ -34,7 +38,7 @@ def pyenv_python(version: str) -> Path:
     root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
     found = [p for p in root.glob(f"{version}.*/bin/python{version}") if re.fullmatch(r"[\d.]+", p.parents[1].name)]
     if not found:
-        raise PythonsError(f"Python {version} is missing: the platform tests want pyenv's {root}/{version}.x; "
+        raise PythonMissing(f"Python {version} is missing: the platform tests want pyenv's {root}/{version}.x; "
                            f"get it with `pyenv install {version}`, or set LABKIT_PYTHONS to the versions you "
                            f"have (e.g. LABKIT_PYTHONS=\"3.11 3.13\").")
     return max(found, key=lambda p: [int(n) for n in p.parents[1].name.split(".")])
