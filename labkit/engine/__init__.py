@@ -242,8 +242,11 @@ def _kill_shims() -> None:
 
 
 def _unmount_under(*roots: str) -> None:
-    with open("/proc/self/mountinfo") as f:
-        points = [line.split()[4] for line in f]
-    for point in sorted(points, key=len, reverse=True):
-        if point.startswith(roots):
+    # Strictly below each root: /var/lib/labkit itself may be a disk of its own, and a sibling
+    # such as /var/lib/labkit-pythons is not the engine's.
+    from labkit import inventory
+
+    below = tuple(root.rstrip("/") + "/" for root in roots)
+    for point in sorted(inventory.mounts(), key=len, reverse=True):
+        if point.startswith(below):
             subprocess.run(["umount", "-l", point], capture_output=True)
