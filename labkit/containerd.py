@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labkit import config, inventory
+from labkit import cgroups, config, inventory
 from labkit.errors import LabError
 
 ADDRESS = config.CONTAINERD_SOCK
@@ -484,9 +484,9 @@ def remove_namespace(namespace: str) -> list[str]:
     gone: list[str] = []
     if namespace in {n.name for n in namespaces()}:
         gone += _empty_and_remove(namespace)
-    # `--cgroup` removes the v1 (or, on pure v2, the unified) directory; on a hybrid machine runc
-    # also made one in the v2 mount, and the shim's runc root stays as an empty directory. Both
-    # may also be left from an earlier removal that did not know about them.
+    # `--cgroup` removes the v1 directories; on a hybrid machine runc also made one in the v2
+    # mount, on pure v2 there is only that one, and the shim's runc root stays as an empty
+    # directory. All may also be left from an earlier removal that did not know about them.
     for d in namespace_cgroups(namespace) + [RUNC_ROOT / namespace]:
         try:
             d.rmdir()
@@ -524,6 +524,8 @@ def _empty_and_remove(namespace: str) -> list[str]:
     if blobs:
         ctr("content", "rm", *blobs, namespace=namespace)
         gone += [f"blob {d}" for d in blobs]
-    ctr("namespaces", "remove", "--cgroup", namespace)
+    # On pure v2, containerd 1.6's `--cgroup` fails ("cgroups: invalid group path": it loads the
+    # unified group by the bare namespace name, without a leading "/"); remove_namespace rmdirs it.
+    ctr("namespaces", "remove", *([] if cgroups.mode() == "v2" else ["--cgroup"]), namespace)
     gone.append(f"namespace {namespace}")
     return gone
