@@ -40,6 +40,7 @@ def clean(lesson: str | None = None) -> Cleaned:
     need_root("`labkit clean`")
     prefix = config.lab_prefix(lesson)
     out = Cleaned()
+    out["daemons started again"] = _daemons()
     out["containers"] = _docker_containers(prefix, everything=lesson is None)
     out["images"] = _docker_images(prefix, lesson)
     out["registry repositories"] = _registry_repositories(prefix)
@@ -55,12 +56,26 @@ def clean(lesson: str | None = None) -> Cleaned:
     return out
 
 
+def _daemons() -> list[str]:
+    # A lesson that stops a daemon on purpose (03 restarts containerd) and dies before it starts it
+    # again leaves the engine half up; a wholly stopped engine is the learner's choice (`labkit down`).
+    from labkit import engine
+
+    rows = engine.status().rows
+    down = [r.name for r in rows if not r.ready]
+    if not down or len(down) == len(rows):
+        return []
+    engine.up()
+    return down
+
+
 def _docker_containers(prefix: str, everything: bool) -> list[str]:
     # The engine itself runs no container: with no lesson named, all of them are lessons'.
     names = sorted(n for n in inventory.containers() if everything or n.startswith(prefix))
     if names:
         _quiet(["docker", "-H", config.DOCKER_HOST, "rm", "--force", "--volumes", *names])
-    return names
+    left = inventory.containers()
+    return [n for n in names if n not in left]      # only what is really gone
 
 
 def _docker_images(prefix: str, lesson: str | None) -> list[str]:

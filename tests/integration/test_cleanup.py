@@ -94,3 +94,23 @@ def test_clean_removes_a_lessons_images_and_registry_repositories(up, tmp_path):
     assert removed["registry repositories"] == ["lab-93-img"]
     assert removed["images"]
     assert residue(before) == {}
+
+
+def test_clean_after_a_lesson_died_with_containerd_stopped(up):
+    # Lesson 03 stops the lab containerd to show that the shim keeps its container alive; a
+    # kernel killed right then leaves dockerd without containerd and a lab container running.
+    from labkit.engine import containerd
+
+    before = inventory.snapshot()
+    sh("docker", "-H", config.DOCKER_HOST, "run", "-d", "--name", "lab-03-killed", "labkit/busybox", "sleep", "600")
+    containerd.daemon().stop()
+    assert not up.status().up
+
+    removed = cleanup.clean()
+
+    assert removed["daemons started again"] == ["containerd"]
+    assert removed["containers"] == ["lab-03-killed"]
+    assert up.status().up
+    assert residue(before) == {}
+    assert str(cleanup.clean()).startswith("nothing to clean")
+    sh("docker", "-H", config.DOCKER_HOST, "run", "--rm", "--name", "lab-03-killed", "labkit/busybox", "true")
