@@ -16,7 +16,7 @@ def pytest_collection_modifyitems(config, items):
         path = str(item.fspath)
         if path.endswith(".ipynb"):
             return 3
-        return 2 if any(slow in path for slow in ("integration", "platforms", "test_notebooks")) else 1
+        return 2 if any(slow in path for slow in ("integration", "platforms", "test_notebooks", "test_kill_anywhere")) else 1
 
     items.sort(key=rank)
 
