@@ -7,10 +7,12 @@ typed objects. Everything here is a thin layer: each function names the `ctr` co
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -488,12 +490,22 @@ def remove_namespace(namespace: str) -> list[str]:
     # mount, on pure v2 there is only that one, and the shim's runc root stays as an empty
     # directory. All may also be left from an earlier removal that did not know about them.
     for d in namespace_cgroups(namespace) + [RUNC_ROOT / namespace]:
+        if _rmdir(d):
+            gone.append(str(d))
+    return gone
+
+
+def _rmdir(d: Path, wait: float = 2.0) -> bool:
+    # A cgroup stays busy (EBUSY) until its last killed task is released: a moment, on a slow machine.
+    deadline = time.monotonic() + wait
+    while True:
         try:
             d.rmdir()
-            gone.append(str(d))
-        except OSError:
-            pass
-    return gone
+            return True
+        except OSError as err:
+            if err.errno != errno.EBUSY or time.monotonic() > deadline:
+                return False
+        time.sleep(0.05)
 
 
 def _empty_and_remove(namespace: str) -> list[str]:
