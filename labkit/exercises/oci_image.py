@@ -99,7 +99,7 @@ def extra_layer(answer: object) -> Result:
                              f"not {answer['mediaType']!r}.")
     if not gz:
         return Result(False, "This blob is not gzip-compressed: the exercise asks for a compressed layer "
-                             "(gzip.compress(tar, mtime=0)).")
+                             "(gzip_bytes(tar), as layer 1 was).")
     try:
         names = {m.name.removeprefix("./"): m for m in oci.members(data)}
     except LabError:

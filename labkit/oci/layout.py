@@ -19,6 +19,7 @@ import os
 import re
 import tarfile
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -151,8 +152,10 @@ def tar_layer(entries: Iterable[Entry]) -> bytes:
 
 
 def gzip_layer(tar: bytes) -> bytes:
-    """`tar` gzip-compressed with no timestamp in the header, so the digest is reproducible."""
-    return gzip.compress(tar, mtime=0)
+    """`tar` gzip-compressed with a zero time and no name in the header, so the digest is reproducible,
+    on every Python too (`gzip.compress(mtime=0)` writes another header byte before 3.11)."""
+    gz = zlib.compressobj(9, zlib.DEFLATED, 31)      # wbits 31: deflate in a gzip wrapper
+    return gz.compress(tar) + gz.flush()
 
 
 def uncompressed(blob: bytes) -> bytes:
