@@ -136,11 +136,9 @@ def _containerd(prefix: str) -> list[str]:
 
 
 def _remove_empty_cgroup(name: str) -> None:
+    # Absent, or still in use by something that is not ours, it stays.
     for point, _fstype, _ctrls in cg.mounts():
-        try:
-            os.rmdir(os.path.join(point, name))
-        except OSError:
-            pass          # absent, or still in use by something that is not ours
+        cg.remove_dir(os.path.join(point, name))
 
 
 def _runtime_containers(prefix: str) -> list[str]:

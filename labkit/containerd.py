@@ -7,12 +7,10 @@ typed objects. Everything here is a thin layer: each function names the `ctr` co
 """
 from __future__ import annotations
 
-import errno
 import json
 import os
 import re
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -489,23 +487,15 @@ def remove_namespace(namespace: str) -> list[str]:
     # `--cgroup` removes the v1 directories; on a hybrid machine runc also made one in the v2
     # mount, on pure v2 there is only that one, and the shim's runc root stays as an empty
     # directory. All may also be left from an earlier removal that did not know about them.
-    for d in namespace_cgroups(namespace) + [RUNC_ROOT / namespace]:
-        if _rmdir(d):
+    for d in namespace_cgroups(namespace):
+        if cgroups.remove_dir(d, timeout=10):     # busy until the shim has removed its task's group
             gone.append(str(d))
+    try:
+        (RUNC_ROOT / namespace).rmdir()
+        gone.append(str(RUNC_ROOT / namespace))
+    except OSError:
+        pass
     return gone
-
-
-def _rmdir(d: Path, wait: float = 2.0) -> bool:
-    # A cgroup stays busy (EBUSY) until its last killed task is released: a moment, on a slow machine.
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            d.rmdir()
-            return True
-        except OSError as err:
-            if err.errno != errno.EBUSY or time.monotonic() > deadline:
-                return False
-        time.sleep(0.05)
 
 
 def _empty_and_remove(namespace: str) -> list[str]:

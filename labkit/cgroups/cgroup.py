@@ -350,6 +350,12 @@ def _mount_of(part: Part) -> Path:
     return best
 
 
+def remove_dir(d: Path | str, timeout: float = 2.0) -> bool:
+    """rmdir a cgroup directory, waiting while its last task is released; whether it is gone now."""
+    _rmdir(Path(d), quiet=True, timeout=timeout)
+    return not os.path.isdir(d)
+
+
 def _rmdir(d: Path, quiet: bool = False, timeout: float = 2.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
