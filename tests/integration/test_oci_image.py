@@ -11,6 +11,7 @@ import pytest
 
 from labkit import config, inventory
 from labkit.check import check
+from labkit.containerd import remove_namespace
 from labkit.exercises import oci_image as ex
 from labkit.oci import layout as oci
 from tests.conftest import residue
@@ -53,10 +54,7 @@ def layout(engine):
                     {"config": {"Cmd": ["sh"], "Env": ["PATH=/bin"]}}, compress=[True, False])
     yield lay
     run([*DOCKER, "rmi", "--force", TAG])
-    run([*CTR, "images", "remove", "--sync", TAG])
-    run(["ctr", "--address", str(config.CONTAINERD_SOCK), "namespaces", "remove", NS])
-    for cgroup in Path("/sys/fs/cgroup").glob(f"*/{NS}"):
-        cgroup.rmdir()
+    remove_namespace(NS)            # its image, its cgroups on v1, hybrid or v2, the namespace
     shutil.rmtree(SCRATCH, ignore_errors=True)
     assert lab05(residue(before)) == {}
 
