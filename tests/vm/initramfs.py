@@ -9,6 +9,7 @@ import hashlib
 import io
 import os
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.vm.kernel import Kernel
@@ -16,17 +17,36 @@ from tests.vm.kernel import Kernel
 BUSYBOX = Path("/bin/busybox")          # Debian's busybox-static: one static binary, every applet
 INIT = Path(__file__).with_name("init.sh")
 MODULES = ["virtio_pci", "9pnet_virtio", "9p"]     # the 9p filesystem over the virtio PCI transport
+
+
+@dataclass(frozen=True)
+class Flavour:
+    """What the guest boots into: its /init, the modules it loads first, files it brings along."""
+
+    init: Path
+    modules: tuple[str, ...]
+    files: tuple[tuple[str, Path], ...] = ()      # (path in the initramfs, file on the host)
+
+
+# busybox as PID 1: mounts only cgroup2, runs the job, powers off.
+BUSYBOX_INIT = Flavour(INIT, tuple(MODULES))
+# systemd as PID 1 on the host's own root (overlay over 9p); dockerd needs overlay, bridge and veth,
+# labkit.containerd.socket_peers unix_diag: loaded here, as the host (so the guest) has no modprobe.
+SYSTEMD = Flavour(Path(__file__).with_name("systemd_init.sh"),
+                  (*MODULES, "overlay", "bridge", "veth", "unix_diag"),
+                  (("job-unit", Path(__file__).with_name("labkit-job.service")),))
 PASSWD = b"root:x:0:0:root:/root:/bin/sh\n"
 GROUP = b"root:x:0:\n"
 
 
-def build(kernel: Kernel, cache: Path) -> Path:
+def build(kernel: Kernel, cache: Path, flavour: Flavour = BUSYBOX_INIT) -> Path:
     """The initramfs for `kernel`, built once and reused while its inputs stay the same."""
     if not BUSYBOX.exists():
         raise FileNotFoundError(f"{BUSYBOX} is missing: apt-get install busybox-static")
-    order = kernel.load_order(MODULES)
+    order = kernel.load_order(list(flavour.modules))
     key = hashlib.sha256()
-    for part in (BUSYBOX.read_bytes(), INIT.read_bytes(), kernel.release.encode(), " ".join(order).encode()):
+    extras = [src.read_bytes() for _, src in flavour.files]
+    for part in (BUSYBOX.read_bytes(), flavour.init.read_bytes(), kernel.release.encode(), " ".join(order).encode(), *extras):
         key.update(hashlib.sha256(part).digest())
     path = cache / f"initramfs-{kernel.release}-{key.hexdigest()[:16]}.cpio"
     if path.exists():
@@ -38,7 +58,9 @@ def build(kernel: Kernel, cache: Path) -> Path:
     for link, target in (("lib", "usr/lib"), ("lib64", "usr/lib64"), ("sbin", "bin")):
         archive.symlink(link, target)
     archive.file("bin/busybox", BUSYBOX.read_bytes(), 0o755)
-    archive.file("init", INIT.read_bytes(), 0o755)
+    archive.file("init", flavour.init.read_bytes(), 0o755)
+    for name, src in flavour.files:
+        archive.file(name, src.read_bytes(), 0o644)
     archive.file("etc/passwd", PASSWD, 0o644)
     archive.file("etc/group", GROUP, 0o644)
     for name in order:

@@ -19,6 +19,16 @@ from tests.vm import initramfs, kernel
 
 QEMU = "qemu-system-x86_64"
 MARK = "LABKIT-VM:"
+CMDLINE = ["console=ttyS0", "panic=-1", "quiet", "loglevel=1"]
+# A stock VM's boot: systemd with only cgroup2 (the default of systemd 247+, said here in case the
+# host's systemd is older). AppArmor is off because the host (so the guest) lacks apparmor_parser,
+# which dockerd calls when the kernel has AppArmor on. The host's own container services stay masked:
+# the lab runs its own daemons, as `./lab` leaves a learner's machine.
+CMDLINE_SYSTEMD = [*CMDLINE, "systemd.unified_cgroup_hierarchy=1", "apparmor=0", "systemd.show_status=0",
+                   *(f"systemd.mask={u}" for u in ("docker.service", "docker.socket", "containerd.service",
+                                                    "docker-registry.service", "apt-daily.timer",
+                                                    "apt-daily-upgrade.timer", "man-db.timer")),
+                   "systemd.wants=labkit-job.service"]
 
 
 def qemu_missing() -> str | None:
@@ -43,18 +53,26 @@ class GuestResult:
 class Guest:
     """A kernel and an initramfs, ready to boot as often as a test likes."""
 
-    def __init__(self, k: kernel.Kernel, ramfs: Path) -> None:
-        self.kernel, self.initramfs = k, ramfs
+    def __init__(self, k: kernel.Kernel, ramfs: Path, flavour: initramfs.Flavour = initramfs.BUSYBOX_INIT) -> None:
+        self.kernel, self.initramfs, self.flavour = k, ramfs, flavour
 
     @classmethod
-    def prepare(cls, cache: Path = kernel.CACHE) -> "Guest":
+    def prepare(cls, cache: Path = kernel.CACHE, flavour: initramfs.Flavour = initramfs.BUSYBOX_INIT) -> "Guest":
         """Fetch and unpack the kernel and build the initramfs, or take them from the cache."""
-        k = kernel.fetch(cache, keep=initramfs.MODULES)
-        return cls(k, initramfs.build(k, cache))
+        k = kernel.fetch(cache, keep=sorted(set(initramfs.SYSTEMD.modules) | set(initramfs.MODULES)))
+        return cls(k, initramfs.build(k, cache, flavour), flavour)
+
+    @property
+    def systemd(self) -> bool:
+        return self.flavour is initramfs.SYSTEMD
 
     def run(self, script: str, shares: list[Path] = (), timeout: float = 240, memory: str = "768M",
             env: dict[str, str] | None = None) -> GuestResult:
-        """Boot, mount `shares` read-only at their own paths, run `script` with /bin/sh, power off."""
+        """Boot, mount `shares` read-only at their own paths, run `script` with /bin/sh, power off.
+
+        The systemd flavour boots the host's own root instead (so every path is there already) and
+        runs the script as a service once systemd is up.
+        """
         with tempfile.TemporaryDirectory(prefix="labkit-vm-") as tmp:
             job = Path(tmp) / "job"
             job.mkdir()
@@ -62,16 +80,18 @@ class Guest:
             args = [QEMU, "-accel", "tcg", "-cpu", "max", "-smp", "1", "-m", memory, "-nodefaults", "-no-reboot",
                     "-display", "none", "-nic", "none",
                     "-kernel", str(self.kernel.vmlinuz), "-initrd", str(self.initramfs),
-                    "-append", "console=ttyS0 panic=-1 quiet loglevel=1",
+                    "-append", " ".join(CMDLINE_SYSTEMD if self.systemd else CMDLINE),
                     "-chardev", f"file,id=console,path={tmp}/console.log", "-serial", "chardev:console"]
-            exports = {"usr": Path("/usr"), "job": job}
-            for i, share in enumerate(shares):
+            exports = {"root": Path("/"), "job": job} if self.systemd else {"usr": Path("/usr"), "job": job}
+            for i, share in enumerate([] if self.systemd else shares):
                 exports[f"share{i}"] = Path(share)
                 mounts.append(f'mkdir -p {shlex.quote(str(share))} && '
                               f'mount -t 9p -o "$NINEP" share{i} {shlex.quote(str(share))} '
                               f'|| echo "{MARK} cannot mount {share}"')
             for tag, path in exports.items():
-                args += ["-virtfs", f"local,path={path},mount_tag={tag},security_model=none,readonly=on"]
+                # multidevs=remap: the host's / spans many filesystems whose inode numbers collide
+                # (procfs and sysfs roots are both inode 1), and the guest would take them for one file.
+                args += ["-virtfs", f"local,path={path},mount_tag={tag},security_model=none,readonly=on,multidevs=remap"]
             exports_env = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in (env or {}).items())
             (job / "run.sh").write_text("\n".join(mounts) + "\n" + exports_env + script + "\n")
             start = time.monotonic()

@@ -1,0 +1,70 @@
+"""The lab engine on a stock VM: systemd as PID 1 and only cgroup2, as Debian 12/13 and Ubuntu
+22.04+ boot by default, so as most learners' machines run.
+
+This machine is hybrid and has no systemd. So CI boots such a VM: Debian's kernel under qemu
+(software emulation), this machine's own root shared read-only over 9p under a tmpfs overlay,
+systemd as PID 1 with only cgroup2 (tests/vm, flavour SYSTEMD). Inside, the engine starts as
+`./lab` starts it (`labkit up`, `labkit images build`), with its state on a tmpfs of its own
+(dockerd's overlay2 cannot sit on the overlay root), and the integration tests run against it.
+"""
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.vm import Guest, initramfs, qemu_missing
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+VENV = Path(sys.executable).parent
+# The guest runs every integration test but the guests themselves.
+GUEST_SKIPS = ["tests/integration/test_cgroups_v2_vm.py", "tests/integration/test_systemd_vm.py"]
+MUST_PASS = ["test_docker_runs_a_lab_image", "test_the_same_image_runs_through_the_cri",
+             "test_a_port_published_the_usual_way_listens_on_loopback_only",
+             "test_the_engine_owns_its_cgroup_parents", "test_down_leaves_nothing_then_up_again",
+             "test_the_flags_are_the_limits_of_the_containers_group",
+             "test_this_machine_mounts_what_the_test_expects"]
+MARK = "LABKIT-VM:"
+
+
+def job() -> str:
+    """The guest's script: what `./lab test` does after its installs, on the integration tests."""
+    skips = " ".join(f"--ignore={s}" for s in GUEST_SKIPS)
+    return "\n".join([
+        f"cd {shlex.quote(str(REPO))}",
+        f"export PYTHONDONTWRITEBYTECODE=1 LABKIT_EXPECT_CGROUP=v2 PATH={shlex.quote(str(VENV))}:/usr/sbin:/usr/bin:/sbin:/bin",
+        f'echo "{MARK} pid1 $(cat /proc/1/comm), /sys/fs/cgroup is $(stat -fc %T /sys/fs/cgroup)"',
+        "mkdir -p /var/lib/labkit && mount -t tmpfs -o size=3G labkit /var/lib/labkit",
+        f'labkit up >/dev/null && labkit images build >/dev/null && echo "{MARK} engine up"',
+        f"python -m pytest -p no:cacheprovider -q --color=no -rA --tb=short tests/integration {skips} 2>&1",
+        f'echo "{MARK} pytest exit $?"',
+    ])
+
+
+def test_the_engine_and_its_tests_on_a_systemd_cgroup_v2_vm(root):
+    why = qemu_missing()
+    if why:
+        pytest.skip(why)
+    result = Guest.prepare(flavour=initramfs.SYSTEMD).run(job(), timeout=1500, memory="3G")
+    console = result.console
+    tail = console[-8000:]
+    assert f"{MARK} pid1 systemd, /sys/fs/cgroup is cgroup2fs" in console, f"not a systemd + v2 guest:\n{tail}"
+    assert f"{MARK} engine up" in console, f"the lab engine did not start in the guest:\n{tail}"
+    summary = re.findall(r"^=+ (.*\d+ passed.*) in [\d.]+s", console, re.M)
+    assert summary and "failed" not in summary[-1] and "error" not in summary[-1], failures(console) or tail
+    passed = set(re.findall(r"^PASSED \S+::(\w+)", console, re.M))
+    assert set(MUST_PASS) <= passed, f"not run or not passed in the guest: {set(MUST_PASS) - passed}"
+    assert f"{MARK} pytest exit 0" in console, tail
+    print(f"systemd + v2 guest: {summary[-1]} ({result.seconds:.0f} s)", file=sys.stderr)
+
+
+def failures(console: str) -> str:
+    """pytest's ERRORS and FAILURES sections of the guest's run, where the reasons are."""
+    start = min((console.find(h) for h in ("= ERRORS =", "= FAILURES =") if h in console), default=-1)
+    end = console.find("short test summary info")
+    return console[start:end] if start >= 0 else ""
