@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from labkit import config
+from labkit.containerd import ctr
 from labkit.errors import LabError
 
 DIGEST_LABEL = "org.labkit.context"
@@ -195,31 +196,21 @@ def _compile(source: Path, out: Path) -> None:
     subprocess.run(["strip", str(out)], capture_output=True)
 
 
-def _ctr(*args: str, stdin=None) -> subprocess.CompletedProcess:
-    cmd = ["ctr", "--address", str(config.CONTAINERD_SOCK), "--namespace", config.K8S_NAMESPACE, *args]
-    return subprocess.run(cmd, stdin=stdin, capture_output=True, text=True, timeout=300)
-
-
 def _ref(r: Recipe) -> str:
     return f"docker.io/{r.tag}"
 
 
 def _in_containerd(r: Recipe, digest: str) -> bool:
-    for line in _ctr("images", "list").stdout.splitlines():
+    for line in ctr("images", "list", namespace=config.K8S_NAMESPACE, check=False).splitlines():
         if line.startswith(_ref(r) + " ") and f"{DIGEST_LABEL}={digest}" in line:
             return True
     return False
 
 
 def _import_containerd(client, r: Recipe, digest: str) -> None:
-    with tempfile.TemporaryFile() as tar:
-        for chunk in client.images.get(r.tag).save(named=True):
-            tar.write(chunk)
-        tar.seek(0)
-        proc = _ctr("images", "import", "-", stdin=tar)
-    if proc.returncode != 0:
-        raise LabError(f"Importing {r.tag} into containerd failed", proc.stderr, "Check `labkit status`")
-    _ctr("images", "label", _ref(r), f"{DIGEST_LABEL}={digest}")
+    saved = b"".join(client.images.get(r.tag).save(named=True))     # a lab image is a few MB
+    ctr("images", "import", "-", namespace=config.K8S_NAMESPACE, stdin=saved, timeout=300)
+    ctr("images", "label", _ref(r), f"{DIGEST_LABEL}={digest}", namespace=config.K8S_NAMESPACE)
 
 
 def _registry_ref(r: Recipe) -> str:

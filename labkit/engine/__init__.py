@@ -200,9 +200,9 @@ def docker_client(timeout: int = 120):
 
 
 def _ctr(*args: str) -> list[str]:
-    proc = subprocess.run(["ctr", "--address", str(config.CONTAINERD_SOCK), *args],
-                          capture_output=True, text=True, timeout=60)
-    return proc.stdout.split()
+    from labkit.containerd import ctr
+
+    return ctr(*args, check=False).split()
 
 
 def _stop_workloads() -> None:
