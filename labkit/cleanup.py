@@ -88,7 +88,22 @@ def _docker_images(prefix: str, lesson: str | None) -> list[str]:
     gone = sorted(set(labelled) | set(named))
     if gone:
         _quiet(["docker", "-H", config.DOCKER_HOST, "rmi", "--force", *gone])
+    if lesson is None:
+        gone += _dangling_images()
     return gone
+
+
+def _dangling_images() -> list[str]:
+    # A `docker build` killed midway leaves its steps' images untagged and unlabelled. The engine's
+    # own images are loaded whole (labkit.repro), so any untagged image of the lab dockerd is a lesson's.
+    def dangling() -> set[str]:
+        return set(inventory.run(["docker", "-H", config.DOCKER_HOST, "images", "-q", "--no-trunc",
+                                  "--filter", "dangling=true"]).split())
+
+    before = dangling()
+    if before:
+        _quiet(["docker", "-H", config.DOCKER_HOST, "image", "prune", "--force"])
+    return sorted(before - dangling())
 
 
 def _registry_repositories(prefix: str) -> list[str]:

@@ -62,7 +62,7 @@ def run_until_killed(path: Path, point: float, delay: float = 0.5) -> str:
     raise AssertionError("the lesson ended before the kernel was killed")
 
 
-@pytest.mark.parametrize("point", POINTS, ids=lambda p: f"{int(p * 100)}pc")
+@pytest.mark.parametrize("point", POINTS, ids=lambda p: f"{round(p * 100)}pc")
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda ls: ls.number)
 def test_a_killed_lesson_is_recovered_by_labkit_clean(lesson, point, engine_up, tmp_path):
     before = inventory.snapshot()
