@@ -17,6 +17,10 @@ mount -t overlay overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work 
   || echo "LABKIT-VM: cannot mount the overlay" > /dev/console
 # The host is a container (/.dockerenv): systemd would believe the guest is one too.
 rm -f /newroot/.dockerenv /newroot/run/.containerenv
+# Debian's tmpfiles.d/tmp.conf ("D /tmp") empties /tmp at boot, and with it any checkout the host keeps
+# there (CI's clone may be one): in the guest /tmp is only created.
+mkdir -p /newroot/etc/tmpfiles.d
+echo "d /tmp 1777 root root -" > /newroot/etc/tmpfiles.d/tmp.conf
 mkdir -p /newroot/job
 mount -t 9p -o "$NINEP" job /newroot/job
 cp /job-unit /newroot/etc/systemd/system/labkit-job.service
