@@ -81,7 +81,8 @@ def made_by_lab(pid: str) -> bool:
         groups = Path(f"/proc/{pid}/cgroup").read_text()
     except OSError:
         return False         # gone meanwhile
-    if any(v.startswith((f"{RUN_MARK}=".encode(), f"{config.OWNER_ENV}=".encode())) for v in env):
+    # This run's mark, not another test run's that happens to share the machine.
+    if f"{RUN_MARK}={os.environ[RUN_MARK]}".encode() in env or any(v.startswith(f"{config.OWNER_ENV}=".encode()) for v in env):
         return True
     if any(part.startswith((config.PREFIX, "labkit")) for line in groups.splitlines()
            for part in line.split(":", 2)[-1].split("/")):
