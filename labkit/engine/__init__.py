@@ -118,14 +118,16 @@ def cgroup_parents(make: bool) -> None:
     for point, _fstype, _ctrls in cgroups.mounts():
         for name in (config.CGROUP_PARENT, config.POD_CGROUP_PARENT):
             path = os.path.join(point, name)
+            if not make:
+                cgroups.remove_dir(path)        # stays while something still runs below it
+                continue
             try:
-                os.mkdir(path) if make else os.rmdir(path)
-            except (FileExistsError, FileNotFoundError):
+                os.mkdir(path)
+            except FileExistsError:
                 pass
             except OSError as err:
-                if make:
-                    raise LabError(f"Cannot make the lab's cgroup {path}", err.strerror,
-                                   "Run `labkit doctor`: it checks the cgroup hierarchy") from None
+                raise LabError(f"Cannot make the lab's cgroup {path}", err.strerror,
+                               "Run `labkit doctor`: it checks the cgroup hierarchy") from None
 
 
 def _clear_leftovers() -> None:
