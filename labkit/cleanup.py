@@ -1,10 +1,13 @@
-"""`labkit clean`: remove everything lessons made, found by the lab's names and labels.
+"""`labkit clean`: remove everything lessons made, and nothing else.
 
 For the learner whose kernel died mid-lesson: one command back to a clean machine.
-The engine itself (its daemons, bridges, images) stays. What a lesson makes is named
-``lab-NN-*`` (NN its number, see labkit.config.lab_name) and its processes carry
-``LABKIT_LESSON=NN``; ``clean("NN")`` removes one lesson's things, ``clean()`` all of them
-and every container in the lab dockerd.
+The engine itself (its daemons, bridges, images) stays. What is the course's:
+- in the lab's own daemons (containers, pods, images, registry repositories): all of it;
+- on the host: network namespaces, interfaces and cgroups that labkit marked as it made
+  them (labkit.owned), mounts below the course's own directories, and processes carrying
+  ``LABKIT_LESSON=NN`` in their environment.
+A lesson names what it makes ``lab-NN-*`` (labkit.config.lab_name), so ``clean("NN")``
+removes one lesson's things; ``clean()`` all of them and every container in the lab dockerd.
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import time
 from pathlib import Path
 
 from labkit import cgroups as cg
-from labkit import config, inventory
+from labkit import config, inventory, owned
 
 
 class Cleaned(dict):
@@ -180,28 +183,32 @@ def _processes(lesson: str | None) -> list[str]:
 
 
 def _cgroups(prefix: str) -> list[str]:
-    groups = [(point, fstype, d) for point, fstype, _ in cg.mounts() for d in _walk(point) if _under(d, point, prefix)]
+    names = owned.marked("cgroup", prefix)
+    groups = [(fstype, d) for point, fstype, _ in cg.mounts() for name in names
+              for d in _tree(os.path.join(point, name))]
     # Thaw everywhere first: on v1 the freezer is its own hierarchy, and a frozen task holds
     # its memory and cpu directories too until it can act on SIGKILL.
-    for _point, _fstype, d in groups:
+    for _fstype, d in groups:
         _thaw(Path(d))
     removed = []
-    for _point, fstype, d in sorted(groups, key=lambda g: len(g[2]), reverse=True):   # children first
+    for fstype, d in sorted(groups, key=lambda g: len(g[1]), reverse=True):   # children first
         _empty_cgroup(Path(d), fstype)
         try:
             os.rmdir(d)
             removed.append(d)
         except OSError:
             pass
+    for name in names:
+        if not any(os.path.isdir(os.path.join(point, name)) for point, _, _ in cg.mounts()):
+            owned.unmark("cgroup", name)
     return removed
 
 
-def _under(path: str, point: str, prefix: str) -> bool:
-    return any(part.startswith(prefix) for part in Path(path).relative_to(point).parts)
-
-
-def _walk(point: str) -> list[str]:
-    return [os.path.join(root, d) for root, dirs, _ in os.walk(point) for d in dirs]
+def _tree(top: str) -> list[str]:
+    """`top` and every directory below it, if it exists."""
+    if not os.path.isdir(top):
+        return []
+    return [top] + [os.path.join(root, d) for root, dirs, _ in os.walk(top) for d in dirs]
 
 
 def _thaw(path: Path) -> None:
@@ -236,16 +243,23 @@ def _write(path: Path, value: str) -> None:
 
 
 def _mounts(prefix: str) -> list[str]:
-    points = [p for p in inventory.mounts() if any(part.startswith(prefix) for part in Path(p).parts)]
+    # Only below the course's own directories (scratch, engine state), where lessons mount things.
+    points = [p for p in inventory.mounts() for root in (config.RUN, config.STATE)
+              if Path(p).is_relative_to(root) and any(part.startswith(prefix) for part in Path(p).relative_to(root).parts)]
     for point in sorted(points, key=len, reverse=True):
         _quiet(["umount", "--lazy", point])
     return points
 
 
 def _netns(prefix: str) -> list[str]:
-    names = sorted(n for n in inventory.netns() if n.startswith(prefix))
+    marked = owned.marked("netns", prefix)
+    names = sorted(marked & inventory.netns())
     for name in names:
         _quiet(["ip", "netns", "delete", name])
+    left = inventory.netns()
+    for name in marked - left:
+        owned.unmark("netns", name)
+    names = [n for n in names if n not in left]       # only what is really gone
     # The first `ip netns add` bind-mounts /run/netns onto itself; undo that once it is empty.
     if "/run/netns" in inventory.mounts() and not inventory.netns():
         _quiet(["umount", "/run/netns"])
@@ -253,10 +267,14 @@ def _netns(prefix: str) -> list[str]:
 
 
 def _interfaces(prefix: str) -> list[str]:
-    names = sorted(n for n in inventory.interfaces() if n.startswith(prefix))
+    marked = owned.marked("interface", prefix)
+    names = sorted(marked & inventory.interfaces())
     for name in names:
         _quiet(["ip", "link", "delete", name])
-    return names
+    left = inventory.interfaces()
+    for name in marked - left:
+        owned.unmark("interface", name)
+    return [n for n in names if n not in left]
 
 
 def _scratch(prefix: str) -> list[str]:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from labkit import ns
+from labkit import ns, owned
 from labkit.errors import BadInput, LabError
 from labkit.kernel import CLONE_NEWNET, MNT_DETACH, MS_BIND, MS_REC, MS_SHARED, KernelError, mount, setns, umount2
 from labkit.kernel import unshare
@@ -120,6 +120,7 @@ def create_netns(name: str) -> Path:
     path = NETNS_DIR / _lab_name(name, "network namespace")
     if _is_nsfs(path):
         return path
+    owned.mark("netns", path.name)            # before it exists: a kill in between leaves only the mark
     made_dir_mount = False
     made_file = False
     try:
@@ -154,6 +155,7 @@ def delete_netns(name: str) -> bool:
     if _is_nsfs(path):
         umount2(path, MNT_DETACH)
     path.unlink(missing_ok=True)
+    owned.unmark("netns", path.name)
     _release_netns_dir()
     return True
 
@@ -196,6 +198,9 @@ def veth(name: str, peer: str, netns: str | None = None, peer_netns: str | None 
         taken = f"{name} in {_where(netns)}" if here else f"{peer} in {_where(peer_netns)}"
         raise LabError(f"Cannot make the veth pair {name}/{peer}", f"{taken} exists already, and not as this pair",
                        "Delete it first with labkit.net.delete_link(...), or pick other names")
+    for end, where in ((name, netns), (peer, peer_netns)):
+        if where is None:                     # an end in the host's namespace outlives any netns
+            owned.mark("interface", end)
     peer_spec: dict[str, Any] = {"ifname": peer}
     fd = os.open(netns_path(peer_netns), os.O_RDONLY) if peer_netns is not None and peer_netns != netns else None
     try:
@@ -216,6 +221,8 @@ def delete_link(name: str, netns: str | None = None) -> bool:
     if link is None:
         return False
     _rtnl(netns, lambda ipr: _netlink(f"Cannot delete {name}", lambda: ipr.link("del", index=link.index)))
+    if netns is None:
+        owned.unmark("interface", name)       # a veth's peer goes too; clean drops its mark as stale
     return True
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from labkit import config
+from labkit import config, owned
 from labkit.cgroups import files, hierarchy, v1, v2
 from labkit.cgroups.limits import Limits
 from labkit.errors import LabError
@@ -193,6 +193,7 @@ class Cgroup:
         self._reap()
         for d in self.dirs:
             _rmdir(d)
+        owned.unmark("cgroup", self.name)
 
     def __enter__(self) -> "Cgroup":
         return self
@@ -238,6 +239,7 @@ def create(name: str, controllers: tuple[str, ...] | list[str] | None = None, **
         raise LabError(f"A cgroup {name} exists already", f"at {', '.join(map(str, taken))}",
                        f"Use labkit.cgroups.get({name!r}), or remove it first: labkit.cgroups.get({name!r}).remove()")
     group = Cgroup(name, parts)
+    owned.mark("cgroup", name)          # before any directory: what a kill leaves, clean finds
     made: list[Path] = []
     try:
         for d in group.dirs:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from labkit import config as lab
+from labkit import owned
 from labkit.errors import LabError
 
 OCI_VERSION = "1.0.2"
@@ -203,6 +204,8 @@ def write_bundle(bundle: str | os.PathLike, cfg: dict) -> Path:
     if not bundle.is_dir():
         raise LabError(f"There is no bundle directory {bundle}", "", "Make it and its rootfs first (rootfs_from_image)")
     validate(cfg, bundle)
+    if cfg.get("linux", {}).get("cgroupsPath"):      # the runtime makes it; clean must know it is ours
+        owned.mark("cgroup", cfg["linux"]["cgroupsPath"])
     target = bundle / "config.json"
     fd, tmp = tempfile.mkstemp(dir=bundle, prefix=".config.json.")
     try:

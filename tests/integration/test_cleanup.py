@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit import cgroups, config, cleanup, inventory
+from labkit import cgroups, config, cleanup, inventory, net, owned
 from labkit.cri import CRI
 from tests.conftest import residue
 
@@ -29,14 +29,15 @@ def test_clean_removes_what_lessons_make(up):
        f"{config.REGISTRY}/labkit/busybox:latest")
     sh("ctr", "--address", str(config.CONTAINERD_SOCK), "-n", "default", "run", "-d",
        f"{config.REGISTRY}/labkit/busybox:latest", "lab-clean-task", "sleep", "600")
-    sh("ip", "netns", "add", "lab-clean")
-    sh("ip", "link", "add", "lab-clean-a", "type", "veth", "peer", "name", "lab-clean-b")
+    net.create_netns("lab-clean")                 # made through labkit, so marked as the course's
+    net.veth("lab-clean-a", "lab-clean-b")
     mnt = config.SCRATCH / "lab-clean-mnt"
     mnt.mkdir(parents=True)
     sh("mount", "-t", "tmpfs", "lab-clean", str(mnt))
     proc = subprocess.Popen(["sleep", "600"], env={**os.environ, config.OWNER_ENV: "clean"}, start_new_session=True)
+    cgroups.create("lab-clean", ["pids"])
     group = Path(cgroups.controllers()["pids"]) / "lab-clean" / "inner"
-    group.mkdir(parents=True)
+    group.mkdir()                                 # below a marked group: a child a runtime would make
     jailed = subprocess.Popen(["sleep", "601"], start_new_session=True)
     (group / "cgroup.procs").write_text(str(jailed.pid))
 
@@ -70,9 +71,34 @@ def test_clean_leaves_the_engine_alone(up):
     assert Path(f"/sys/class/net/{config.BRIDGE}").exists()
 
 
+def test_clean_leaves_what_the_course_did_not_make(up):
+    """Named like a lesson's, but made by someone else (no mark): clean leaves it all."""
+    group = Path(cgroups.controllers()["pids"]) / "lab-94-foreign"
+    sh("ip", "netns", "add", "lab-94-foreign")
+    sh("ip", "link", "add", "lab-94-a", "type", "veth", "peer", "name", "lab-94-b")
+    group.mkdir()
+    try:
+        removed = cleanup.clean()
+        assert not removed["network namespaces"] and not removed["interfaces"] and not removed["cgroups"], removed
+        assert "lab-94-foreign" in inventory.netns() and "lab-94-a" in inventory.interfaces() and group.is_dir()
+    finally:
+        sh("ip", "netns", "delete", "lab-94-foreign")
+        sh("ip", "link", "delete", "lab-94-a")
+        group.rmdir()
+
+
+def test_a_mark_of_nothing_is_dropped_and_not_reported(up):
+    """A kill between mark and make leaves only the mark: clean forgets it and says nothing of it."""
+    for kind in owned.KINDS:
+        owned.mark(kind, "lab-95-never-made")
+    removed = cleanup.clean("95")
+    assert str(removed).startswith("nothing to clean"), removed
+    assert all(owned.marked(kind, "lab-95-") == set() for kind in owned.KINDS)
+
+
 def test_clean_of_one_lesson_leaves_the_others(up):
-    sh("ip", "link", "add", "lab-91-a", "type", "veth", "peer", "name", "lab-91-b")
-    sh("ip", "link", "add", "lab-92-a", "type", "veth", "peer", "name", "lab-92-b")
+    net.veth("lab-91-a", "lab-91-b")
+    net.veth("lab-92-a", "lab-92-b")
     try:
         removed = cleanup.clean("91")
         assert set(removed["interfaces"]) <= {"lab-91-a", "lab-91-b"} and removed["interfaces"]
