@@ -11,7 +11,7 @@ from labkit.errors import LabError
 from labkit.kernel import caps, mounts, syscalls
 
 # The kernel's uapi headers, per table. `dpkg -S` says both /usr/include files come from Debian's
-# linux-libc-dev, which libc6-dev (in ./lab's DEBS) depends on (`apt-cache depends libc6-dev`), so
+# linux-libc-dev, which libc6-dev (in etc/debs/lessons) depends on (`apt-cache depends libc6-dev`), so
 # ./lab installs them. linux-libc-dev has only its own architecture's asm/ directory: on a host
 # that is not amd64 the x86-64 header comes from linux-libc-dev-amd64-cross, under /usr/x86_64-linux-gnu.
 GENERIC = [("/usr/include/asm-generic/unistd.h", "linux-libc-dev")]
