@@ -149,3 +149,14 @@ def test_no_dangling_image_no_prune(dockerd):
     dockerd.images = [image("sha256:web", ["labkit/web:latest"])]
     assert cleanup._dangling_images() == []
     assert not [c for c in dockerd.calls if c[0] == "prune_images"]
+
+
+# --- checkers that need a lab container's pid ------------------------------------------------
+
+def test_the_pids_file_checker_says_start_the_container_when_dockerd_has_none(dockerd):
+    from labkit.exercises import cgroups as ex
+
+    result = ex.container_pids_file("/sys/fs/cgroup/pids.max")
+    assert not result and "is not running" in result.message
+    dockerd.down = True
+    assert "is not running" in ex.container_pids_file("/sys/fs/cgroup/pids.max").message
