@@ -160,3 +160,14 @@ def test_the_pids_file_checker_says_start_the_container_when_dockerd_has_none(do
     assert not result and "is not running" in result.message
     dockerd.down = True
     assert "is not running" in ex.container_pids_file("/sys/fs/cgroup/pids.max").message
+
+
+def test_lesson_03_finds_dockers_container_only_while_it_runs(dockerd):
+    from labkit.exercises import containerd as ex
+
+    dockerd.containers = {ex.DOCKER_CONTAINER: running()}
+    assert ex._docker_id() == f"id-{ex.DOCKER_CONTAINER}"
+    dockerd.containers = {ex.DOCKER_CONTAINER: EXITED}
+    assert ex._docker_id() is None
+    dockerd.down = True
+    assert ex._docker_id() is None
