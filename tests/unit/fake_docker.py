@@ -19,12 +19,19 @@ class Engine:
         self.containers = containers or {}      # name -> {"State": {...}}
         self.images = images or []              # /images/json entries, plus "Labels"
         self.refuse: set[str] = set()           # names or refs dockerd answers 409 for
+        self.exports: dict[str, list] = {}      # image -> the tar chunks (or an error) its containers export
         self.down = False                       # every call fails as on a dead socket
         self.calls: list[tuple] = []
 
     def client(self) -> docker.DockerClient:
+        if getattr(self, "_client", None) is None:       # autospec is slow to build: one a test
+            self._client = self._make_client()
+        return self._client
+
+    def _make_client(self) -> docker.DockerClient:
         api = mock.create_autospec(docker.APIClient, instance=True)
-        for name in ("containers", "inspect_container", "remove_container", "images", "remove_image", "prune_images"):
+        for name in ("containers", "inspect_container", "remove_container", "images", "remove_image", "prune_images",
+                     "create_container", "export"):
             getattr(api, name).side_effect = self._answering(getattr(self, f"_{name}"))
         client = docker.DockerClient.__new__(docker.DockerClient)
         client.api = api
@@ -48,9 +55,26 @@ class Engine:
         return {"Id": f"id-{name}", "Name": f"/{name}", **self.containers[name]}
 
     def _remove_container(self, name, v=False, force=False, link=False):
+        name = self._by_id(name)
         if name in self.refuse or name not in self.containers:
             raise docker.errors.APIError(f"cannot remove {name}")
         del self.containers[name]
+
+    def _by_id(self, ref: str) -> str:
+        return next((n for n, c in self.containers.items() if c.get("Id") == ref), ref)
+
+    def _create_container(self, image, name=None, **_):
+        if image not in self.exports:
+            raise docker.errors.ImageNotFound("404", explanation=f"No such image: {image}")
+        self.containers[name] = {"Id": f"id-{name}", "Image": image, "State": {"Status": "created", "Pid": 0}}
+        return {"Id": f"id-{name}", "Warnings": []}
+
+    def _export(self, container, chunk_size=None):
+        image = self.containers[self._by_id(container)]["Image"]
+        for chunk in self.exports[image]:
+            if isinstance(chunk, Exception):
+                raise chunk
+            yield chunk
 
     def _images(self, name=None, quiet=False, all=False, filters=None):
         found = [i for i in self.images if self._matches(i, filters or {})]

@@ -171,3 +171,61 @@ def test_lesson_03_finds_dockers_container_only_while_it_runs(dockerd):
     assert ex._docker_id() is None
     dockerd.down = True
     assert ex._docker_id() is None
+
+
+# --- oci.spec.rootfs_from_image: create, export, remove --------------------------------------
+
+def tar_of(files: dict[str, bytes]) -> bytes:
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o755
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_rootfs_from_image_unpacks_the_export_and_removes_its_container(dockerd, tmp_path):
+    from labkit.oci import spec
+
+    whole = tar_of({"bin/busybox": b"\x7fELF", ".dockerenv": b"", "etc/hostname": b"x\n"})
+    dockerd.exports = {"labkit/busybox": [whole[:700], whole[700:]]}
+    dest = spec.rootfs_from_image("labkit/busybox", tmp_path / "rootfs", lesson="06")
+    assert (dest / "bin" / "busybox").read_bytes() == b"\x7fELF"
+    assert not (dest / ".dockerenv").exists()
+    made = next(c for c in dockerd.calls if c[0] == "create_container")
+    assert made[2]["name"].startswith(config.lab_prefix("06") + "rootfs-")
+    assert dockerd.containers == {}                                     # removed again
+
+
+def test_rootfs_from_a_missing_image_says_so_and_makes_nothing(dockerd, tmp_path):
+    from labkit.oci import spec
+
+    with pytest.raises(LabError, match="Cannot make a container of labkit/nope: No such image: labkit/nope"):
+        spec.rootfs_from_image("labkit/nope", tmp_path / "rootfs")
+    assert not (tmp_path / "rootfs").exists()
+    dockerd.exports, dockerd.down = {"labkit/busybox": [b""]}, True
+    with pytest.raises(LabError, match="Cannot make a container of labkit/busybox"):
+        spec.rootfs_from_image("labkit/busybox", tmp_path / "rootfs")
+
+
+def test_a_failed_export_leaves_no_rootfs_and_no_container(dockerd, tmp_path):
+    import docker
+
+    from labkit.oci import spec
+
+    whole = tar_of({"bin/busybox": b"\x7fELF" * 1000})
+    dockerd.exports = {"labkit/busybox": [whole[:1024], docker.errors.APIError("500", explanation="export broke")]}
+    with pytest.raises(LabError, match="Exporting labkit/busybox into .* failed: export broke"):
+        spec.rootfs_from_image("labkit/busybox", tmp_path / "rootfs")
+    assert not (tmp_path / "rootfs").exists() and dockerd.containers == {}
+
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    dockerd.exports = {"labkit/busybox": [b"not a tar" * 100]}          # tar itself fails
+    with pytest.raises(LabError, match="Exporting labkit/busybox"):
+        spec.rootfs_from_image("labkit/busybox", kept)
+    assert kept.is_dir() and not any(kept.iterdir()) and dockerd.containers == {}
