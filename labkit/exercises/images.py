@@ -170,10 +170,11 @@ def _save(image: str, dest: Path) -> str:
 
     from labkit.engine import docker_client
 
-    with closing(docker_client(timeout=120)) as client, open(dest, "wb") as out:
+    with closing(docker_client(timeout=120)) as client:
         img = client.images.get(image)
-        for chunk in img.save(named=True):
-            out.write(chunk)
+        with open(dest, "wb") as out:
+            for chunk in img.save(named=True):
+                out.write(chunk)
     return img.id
 
 

@@ -31,7 +31,7 @@ class Engine:
     def _make_client(self) -> docker.DockerClient:
         api = mock.create_autospec(docker.APIClient, instance=True)
         for name in ("containers", "inspect_container", "remove_container", "images", "remove_image", "prune_images",
-                     "create_container", "export"):
+                     "create_container", "export", "inspect_image", "get_image"):
             getattr(api, name).side_effect = self._answering(getattr(self, f"_{name}"))
         client = docker.DockerClient.__new__(docker.DockerClient)
         client.api = api
@@ -104,6 +104,18 @@ class Engine:
                     self.images.remove(i)
                 return [{"Untagged": image}]
         raise docker.errors.ImageNotFound(f"No such image: {image}")
+
+    def _find_image(self, ref: str) -> dict:
+        for i in self.images:
+            if ref == i["Id"] or ref in (i.get("RepoTags") or []) or f"{ref}:latest" in (i.get("RepoTags") or []):
+                return i
+        raise docker.errors.ImageNotFound(f"No such image: {ref}")
+
+    def _inspect_image(self, image):
+        return self._find_image(image)
+
+    def _get_image(self, image, chunk_size=None):
+        yield from self._find_image(image).get("saved", [])
 
     def _prune_images(self, filters=None):
         gone = [i for i in self.images if self._matches(i, {"dangling": True}) and i["Id"] not in self.refuse]

@@ -229,3 +229,16 @@ def test_a_failed_export_leaves_no_rootfs_and_no_container(dockerd, tmp_path):
     with pytest.raises(LabError, match="Exporting labkit/busybox"):
         spec.rootfs_from_image("labkit/busybox", kept)
     assert kept.is_dir() and not any(kept.iterdir()) and dockerd.containers == {}
+
+
+def test_lesson_02_saves_the_image_it_checks_against(dockerd, tmp_path):
+    import docker
+
+    from labkit.exercises import images as ex
+
+    dockerd.images = [{**image("sha256:web", ["labkit/web:latest"]), "saved": [b"tar ", b"bytes"]}]
+    assert ex._save("labkit/web", tmp_path / "web.tar") == "sha256:web"
+    assert (tmp_path / "web.tar").read_bytes() == b"tar bytes"
+    with pytest.raises(docker.errors.ImageNotFound):
+        ex._save("labkit/none", tmp_path / "none.tar")
+    assert not (tmp_path / "none.tar").exists()       # nothing written before the image is found
