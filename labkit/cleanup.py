@@ -17,6 +17,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 from labkit import cgroups as cg
 from labkit import config, inventory, owned
@@ -76,7 +77,7 @@ def _docker_containers(prefix: str, everything: bool) -> list[str]:
     # The engine itself runs no container: with no lesson named, all of them are lessons'.
     names = sorted(n for n in inventory.containers() if everything or n.startswith(prefix))
     if names:
-        _quiet(["docker", "-H", config.DOCKER_HOST, "rm", "--force", "--volumes", *names])
+        _docker_each(names, lambda client, name: client.api.remove_container(name, v=True, force=True))
     left = inventory.containers()
     return [n for n in names if n not in left]      # only what is really gone
 
@@ -84,13 +85,12 @@ def _docker_containers(prefix: str, everything: bool) -> list[str]:
 def _docker_images(prefix: str, lesson: str | None) -> list[str]:
     # A lesson's images carry its label (LABEL org.labkit.lesson=NN) or a lab-NN- name.
     label = config.LABEL if lesson is None else f"{config.LABEL}={int(lesson):02d}"
-    labelled = inventory.run(["docker", "-H", config.DOCKER_HOST, "images", "-q", "--no-trunc",
-                              "--filter", f"label={label}"]).split()
+    labelled = inventory.from_docker(lambda client: client.api.images(quiet=True, filters={"label": label}), [])
     named = [line.split()[1] for line in inventory.images()
              if line.split()[1].startswith((prefix, f"{config.REGISTRY}/{prefix}"))]
     gone = sorted(set(labelled) | set(named))
     if gone:
-        _quiet(["docker", "-H", config.DOCKER_HOST, "rmi", "--force", *gone])
+        _docker_each(gone, lambda client, ref: client.images.remove(ref, force=True))
     if lesson is None:
         gone += _dangling_images()
     return gone
@@ -100,13 +100,27 @@ def _dangling_images() -> list[str]:
     # A `docker build` killed midway leaves its steps' images untagged and unlabelled. The engine's
     # own images are loaded whole (labkit.repro), so any untagged image of the lab dockerd is a lesson's.
     def dangling() -> set[str]:
-        return set(inventory.run(["docker", "-H", config.DOCKER_HOST, "images", "-q", "--no-trunc",
-                                  "--filter", "dangling=true"]).split())
+        return set(inventory.from_docker(lambda client: client.api.images(quiet=True, filters={"dangling": True}), []))
 
     before = dangling()
     if before:
-        _quiet(["docker", "-H", config.DOCKER_HOST, "image", "prune", "--force"])
+        inventory.from_docker(lambda client: client.images.prune(filters={"dangling": True}), None)
     return sorted(before - dangling())
+
+
+def _docker_each(names: list[str], remove: Callable[[Any, str], object]) -> None:
+    # One by one, a refusal skipped, as `docker rm a b` goes on past a: callers re-list to learn
+    # what went. An engine that stops answering ends the loop (from_docker swallows that too).
+    def each(client: Any) -> None:
+        import docker
+
+        for name in names:
+            try:
+                remove(client, name)
+            except docker.errors.APIError:
+                pass
+
+    inventory.from_docker(each, None)
 
 
 def _registry_repositories(prefix: str) -> list[str]:

@@ -6,11 +6,17 @@ notebook run to prove a lesson left nothing behind.
 from __future__ import annotations
 
 import os
-import subprocess
+from contextlib import closing
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 from labkit import cgroups as cg
 from labkit import config
+
+if TYPE_CHECKING:
+    from docker import DockerClient      # imported when asked for: `import labkit` stays lean
+
+T = TypeVar("T")
 
 KINDS = ("containers", "images", "registry", "containerd", "pods", "mounts", "cgroups", "netns", "interfaces",
          "processes")
@@ -20,17 +26,39 @@ def containers() -> set[str]:
     """Names of all containers of the lab dockerd (running or not)."""
     if not config.DOCKER_SOCK.exists():
         return set()
-    out = run(["docker", "-H", config.DOCKER_HOST, "ps", "-a", "--format", "{{.Names}}"])
-    return set(out.split())
+    # sparse: the one list call `docker ps -a` makes, no inspect of each (which fails on a
+    # container removed meanwhile).
+    return from_docker(lambda client: {name for c in client.containers.list(all=True, sparse=True)
+                                       if (name := container_name(c.attrs))}, set())
+
+
+def container_name(summary: dict) -> str | None:
+    """A container's own name from its /containers/json entry ('/web' -> 'web'); a legacy
+    link's alias ('/other/web') is another container's name for it, not this one's."""
+    names = [n.lstrip("/") for n in summary.get("Names") or []]
+    return next((n for n in names if "/" not in n), names[0] if names else None)
 
 
 def images() -> set[str]:
     """'id repository:tag' of every image of the lab dockerd, intermediate ones included."""
     if not config.DOCKER_SOCK.exists():
         return set()
-    out = run(["docker", "-H", config.DOCKER_HOST, "images", "-a", "--no-trunc", "--format",
-                "{{.ID}} {{.Repository}}:{{.Tag}}"])
-    return set(out.splitlines())
+    # The low-level list: one call, as `docker images -a` makes (images.list inspects each image).
+    return from_docker(lambda client: {row for summary in client.api.images(all=True)
+                                       for row in image_rows(summary)}, set())
+
+
+def image_rows(summary: dict) -> list[str]:
+    """The 'id repository:tag' rows `docker images --no-trunc` prints for one /images/json entry:
+    one a tag, 'repository:<none>' for a repository known by digest only, '<none>:<none>' for an
+    untagged image (older API versions spell that as one '<none>' tag and digest)."""
+    tags, digests = summary.get("RepoTags") or [], summary.get("RepoDigests") or []
+    if (not tags and not digests) or (tags == ["<none>:<none>"] and digests == ["<none>@<none>"]):
+        return [f"{summary['Id']} <none>:<none>"]
+    tags = [t for t in tags if not t.startswith("<none>")]
+    tagged = {t.rsplit(":", 1)[0] for t in tags}
+    by_digest = dict.fromkeys(d.split("@", 1)[0] for d in digests if not d.startswith("<none>"))
+    return [f"{summary['Id']} {t}" for t in tags] + [f"{summary['Id']} {r}:<none>" for r in by_digest if r not in tagged]
 
 
 def registry() -> set[str]:
@@ -152,6 +180,13 @@ def ctr(*args: str) -> str:
     return containerd.ctr(*args, check=False)
 
 
-def run(argv: list[str]) -> str:
-    """A command's stdout ('' on failure): inventories never raise."""
-    return subprocess.run(argv, capture_output=True, text=True, timeout=60).stdout
+def from_docker(ask: Callable[[DockerClient], T], failed: T) -> T:
+    """`ask(client)` on the lab dockerd; `failed` when the engine is down or does not answer
+    (refusal, lost socket, timeout): inventories never raise."""
+    from labkit import engine
+
+    try:
+        with closing(engine.docker_client(timeout=60)) as client:
+            return ask(client)
+    except engine.docker_errors():
+        return failed

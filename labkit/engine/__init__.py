@@ -9,11 +9,15 @@ import os
 import shutil
 import subprocess
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from labkit import config
 from labkit.engine import containerd, dockerd, registry
 from labkit.engine.daemon import Daemon, differs, engine_lock, write_configs
 from labkit.errors import LabError
+
+if TYPE_CHECKING:
+    import docker     # imported when a client is made: `import labkit` stays lean
 
 BINARIES = ("containerd", "containerd-shim-runc-v2", "ctr", "runc", "dockerd", "docker-proxy", "docker-registry", "ip")
 
@@ -190,15 +194,39 @@ def ensure_up() -> None:
         raise LabError("The lab engine is not running", "", "Start it with `labkit up` (or run the set-up notebook 00)")
 
 
-def docker_client(timeout: int = 120):
+def docker_client(timeout: int = 120) -> docker.DockerClient:
     """A Docker SDK client on the lab dockerd (`.api` is the low-level one); one clear error when
-    the lab dockerd is not running."""
+    the lab dockerd is not running. labkit's one way to its dockerd: close it when done
+    (`contextlib.closing`, or `with docker_client().api as api`)."""
     import docker
 
     if not config.DOCKER_SOCK.exists():
         raise LabError("The lab dockerd is not running", f"no socket at {config.DOCKER_SOCK}",
                        "Start the engine with `labkit up` (or labkit.up())")
     return docker.DockerClient(base_url=config.DOCKER_HOST, version="auto", timeout=timeout)
+
+
+def docker_errors() -> tuple[type[Exception], ...]:
+    """What asking the lab dockerd raises when the answer is no: the engine down (LabError from
+    docker_client), a refusal (docker.errors.APIError), a lost socket or a timeout (requests')."""
+    import docker.errors
+    import requests
+
+    return (LabError, docker.errors.DockerException, requests.RequestException)
+
+
+def container_pid(name: str, timeout: int = 30) -> int | None:
+    """The host pid of the lab dockerd's container `name`; None when it is not running, does not
+    exist, or the engine does not answer (checkers then say "start it", never a traceback)."""
+    from contextlib import closing
+
+    try:
+        with closing(docker_client(timeout=timeout)) as client:
+            pid = client.containers.get(name).attrs.get("State", {}).get("Pid")
+    except docker_errors():
+        return None
+    # dockerd reports 0 for a container that is not running.
+    return pid if isinstance(pid, int) and pid > 0 else None
 
 
 def _ctr(*args: str) -> list[str]:

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
-from labkit import cgroups, config
+from labkit import cgroups, config, engine
 from labkit.check import Result, checker
 
 CONTAINER = "lab-08-limits"          # started by the lesson with --memory 64m --pids-limit 100 --cpus 0.5
@@ -92,10 +91,8 @@ def container_pids_file(answer: object) -> Result:
     given = Path(answer)
     if not given.is_absolute():
         return Result(False, f"{str(answer)!r} is only a file name: give the absolute path, starting at /sys/fs/cgroup.")
-    proc = subprocess.run(["docker", "-H", config.DOCKER_HOST, "inspect", "-f", "{{.State.Pid}}", CONTAINER],
-                          capture_output=True, text=True)
-    pid = int(proc.stdout.strip() or 0) if proc.returncode == 0 else 0
-    if pid <= 0:
+    pid = engine.container_pid(CONTAINER)
+    if pid is None:
         return Result(False, f"The container {CONTAINER} is not running: run the cell above that starts it, then look again.")
     real = cgroups.of(pid).path("pids") / "pids.max"
     if given == real:

@@ -30,12 +30,13 @@ def _not_running() -> Result:
 
 
 def _docker_id() -> str | None:
-    import docker
+    from contextlib import closing
 
-    from labkit import config
+    from labkit.engine import docker_client
 
     try:
-        c = docker.DockerClient(base_url=config.DOCKER_HOST).containers.get(DOCKER_CONTAINER)
+        with closing(docker_client(timeout=60)) as client:
+            c = client.containers.get(DOCKER_CONTAINER)
     except Exception:       # no such container, or no dockerd: either way, nothing to check against
         return None
     return c.id if c.status == "running" else None

@@ -9,7 +9,6 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-from labkit import config
 from labkit.check import Result, checker
 
 IMAGE = "labkit/web"                 # a lab image that is always there: the checkers work on it
@@ -167,13 +166,15 @@ def _why_not_the_id(got: object, image_id: str, saved: Path) -> str:
 
 
 def _save(image: str, dest: Path) -> str:
-    import docker
+    from contextlib import closing
 
-    client = docker.DockerClient(base_url=config.DOCKER_HOST, timeout=120)
-    img = client.images.get(image)
-    with open(dest, "wb") as out:
-        for chunk in img.save(named=True):
-            out.write(chunk)
+    from labkit.engine import docker_client
+
+    with closing(docker_client(timeout=120)) as client:
+        img = client.images.get(image)
+        with open(dest, "wb") as out:
+            for chunk in img.save(named=True):
+                out.write(chunk)
     return img.id
 
 

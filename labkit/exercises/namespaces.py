@@ -4,9 +4,8 @@ from __future__ import annotations
 import ipaddress
 import os
 import random
-import subprocess
 
-from labkit import config, net, ns
+from labkit import engine, net, ns
 from labkit.check import Result, checker
 from labkit.errors import LabError
 from labkit.kernel import CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWUTS
@@ -151,7 +150,7 @@ def shared_kinds(answer: object) -> Result:
     with ns.hold(flags=CLONE_NEWUTS | CLONE_NEWIPC) as a, ns.hold(flags=CLONE_NEWNET | CLONE_NEWNS) as b:
         cases = [(me, me, "this process with itself"), (a.pid, me, "a process in new uts and ipc namespaces"),
                  (b.pid, me, "a process in new net and mnt namespaces"), (a.pid, b.pid, "those two processes")]
-        box = _container_pid()
+        box = engine.container_pid(CONTAINER, timeout=30)
         if box:
             cases.append((box, me, f"the container {CONTAINER}'s process"))
         for pid, other, who in cases:
@@ -183,11 +182,3 @@ def _compare_kinds(got: object, want: set[str], who: str) -> Result | None:
         return Result(False, f"For {who}: {'; '.join(parts)}. Compare /proc/PID/ns/KIND of both for every kind "
                              f"({', '.join(ns.KINDS)}).")
     return None
-
-
-def _container_pid() -> int | None:
-    if not config.DOCKER_SOCK.exists():
-        return None
-    out = subprocess.run(["docker", "-H", config.DOCKER_HOST, "inspect", "-f", "{{.State.Pid}}", CONTAINER],
-                         capture_output=True, text=True, timeout=30).stdout.strip()
-    return int(out) if out.isdigit() and int(out) > 0 else None

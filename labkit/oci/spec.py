@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from labkit import config as lab
 from labkit import owned
@@ -220,42 +220,83 @@ def write_bundle(bundle: str | os.PathLike, cfg: dict) -> Path:
 
 
 def rootfs_from_image(image: str, dest: str | os.PathLike, lesson: str | None = None) -> Path:
-    """Fill the empty directory `dest` with the files of lab image `image` (`docker create` + `docker export`)."""
+    """Fill the empty directory `dest` with the files of lab image `image` (create a container, export it)."""
+    from contextlib import closing
+
+    from labkit.engine import docker_client, docker_errors
+
     dest = Path(dest)
     # The short-lived container is named like everything a lesson makes, so `labkit clean` finds a leftover.
     name = lab.lab_name(f"rootfs-{os.getpid()}-{time.monotonic_ns() % 10**6}", lesson)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise LabError(f"Cannot unpack a rootfs into {dest}", "it exists and is not empty", "Remove it first, or pick a new path")
-    docker = ["docker", "-H", lab.DOCKER_HOST]
-    made = subprocess.run([*docker, "create", "--pull", "never", "--name", name, image], capture_output=True, text=True, timeout=60)
-    if made.returncode != 0:
-        raise LabError(f"Cannot make a container of {image}", made.stderr.strip(),
-                       "Lab images are built with `labkit images build`; nothing is pulled from the internet")
-    cid = made.stdout.strip()
-    created = not dest.exists()
     try:
-        dest.mkdir(parents=True, exist_ok=True)
-        # GNU tar unpacks it as root does: owners, modes and absolute symlinks kept as they are.
-        with subprocess.Popen([*docker, "export", cid], stdout=subprocess.PIPE, stderr=subprocess.PIPE) as export:
-            untar = subprocess.run(["tar", "-C", str(dest), "--numeric-owner", "-xf", "-"], stdin=export.stdout,
-                                   capture_output=True, text=True)
-            export.stdout.close()
-            err = export.stderr.read().decode()
-        if export.returncode != 0 or untar.returncode != 0:
-            raise LabError(f"Exporting {image} into {dest} failed", err + untar.stderr, "Check `labkit status`")
-    except BaseException:
-        # Nothing half-made: the partial rootfs goes (and the directory too, if this call made it).
-        if created:
-            shutil.rmtree(dest, ignore_errors=True)
-        else:
-            for p in dest.iterdir():
-                _remove(p)
-        raise
-    finally:
-        subprocess.run([*docker, "rm", "--force", cid], capture_output=True, timeout=60)
+        client = docker_client(timeout=60)
+    except docker_errors() as err:
+        raise _cannot_make(image, err) from None
+    with closing(client):
+        try:
+            # create_container never pulls (`docker create --pull never`): a missing image is an error.
+            cid = client.api.create_container(image, name=name)["Id"]
+        except docker_errors() as err:
+            raise _cannot_make(image, err) from None
+        created = not dest.exists()
+        try:
+            dest.mkdir(parents=True, exist_ok=True)
+            try:
+                err = _untar(client.api.export(cid), dest)
+            except docker_errors() as failed:
+                err = _daemon_says(failed)
+            if err:
+                raise LabError(f"Exporting {image} into {dest} failed", err, "Check `labkit status`")
+        except BaseException:
+            # Nothing half-made: the partial rootfs goes (and the directory too, if this call made it).
+            if created:
+                shutil.rmtree(dest, ignore_errors=True)
+            else:
+                for p in dest.iterdir():
+                    _remove(p)
+            raise
+        finally:
+            try:
+                client.api.remove_container(cid, force=True)
+            except docker_errors():
+                pass        # as `docker rm` did: a leftover carries a lab name, `labkit clean` takes it
     # Docker's export carries the files its container init made (.dockerenv); a bundle does not need them.
     (dest / ".dockerenv").unlink(missing_ok=True)
     return dest
+
+
+def _cannot_make(image: str, err: Exception) -> LabError:
+    return LabError(f"Cannot make a container of {image}", _daemon_says(err),
+                    "Lab images are built with `labkit images build`; nothing is pulled from the internet")
+
+
+def _daemon_says(err: Exception) -> str:
+    # dockerd's own words when it answered (what the CLI printed), else the SDK's (socket, timeout).
+    return getattr(err, "explanation", None) or str(err)
+
+
+def _untar(chunks: Iterable[bytes], dest: Path) -> str:
+    """Unpack the tar stream `chunks` into `dest`; '' when tar succeeded, else what it said."""
+    # GNU tar unpacks it as root does: owners, modes and absolute symlinks kept as they are.
+    # Its stderr goes to a file, not a pipe nobody reads while we write its stdin.
+    with tempfile.TemporaryFile() as said:
+        tar = subprocess.Popen(["tar", "-C", str(dest), "--numeric-owner", "-xf", "-"],
+                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=said)
+        try:
+            for chunk in chunks:
+                tar.stdin.write(chunk)
+        except BrokenPipeError:
+            pass            # tar stopped reading: its stderr says why
+        finally:
+            try:
+                tar.stdin.close()
+            except BrokenPipeError:
+                pass
+            tar.wait()
+        said.seek(0)
+        return "" if tar.returncode == 0 else said.read().decode(errors="replace").strip() or f"tar exited {tar.returncode}"
 
 
 def _remove(path: Path) -> None:
