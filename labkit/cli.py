@@ -1,4 +1,4 @@
-"""The `labkit` command: doctor, up, down, status, images, clean, course, bench."""
+"""The `labkit` command: doctor, up, down, status, images, clean, course, bench, workshop."""
 from __future__ import annotations
 
 import argparse
@@ -81,6 +81,15 @@ def _bench(args: argparse.Namespace) -> int:
     return bench.run(args.what, rounds=args.rounds)
 
 
+def _workshop(args: argparse.Namespace) -> int:
+    from labkit import workshop
+
+    workshop.build()
+    print(f"Start one per learner: docker run -d --privileged --cgroupns private -p 127.0.0.1:8888:8888 "
+          f"-e JUPYTER_TOKEN=... {workshop.TAG}  (README: Running a workshop)")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line, one sub-command per verb."""
     p = argparse.ArgumentParser(prog="labkit", description="Helper of the course 'Containers, down the stack'.")
@@ -104,6 +113,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("what", choices=["engine"])
     b.add_argument("--rounds", type=int, default=3)
     b.set_defaults(run=_bench)
+    w = sub.add_parser("workshop", help="build the workshop image (Debian 13, the course, the lab engine)")
+    w.add_argument("action", choices=["build"])
+    w.set_defaults(run=_workshop)
     return p
 
 

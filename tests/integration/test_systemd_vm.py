@@ -5,7 +5,8 @@ This machine is hybrid and has no systemd. So CI boots such a VM: Debian's kerne
 (software emulation), this machine's own root shared read-only over 9p under a tmpfs overlay,
 systemd as PID 1 with only cgroup2 (tests/vm, flavour SYSTEMD). Inside, the engine starts as
 `./lab` starts it (`labkit up`, `labkit images build`), with its state on a tmpfs of its own
-(dockerd's overlay2 cannot sit on the overlay root), and the integration tests run against it.
+(dockerd's overlay2 cannot sit on the overlay root), the integration tests run against it, then
+every lesson under nbval strict with the residue check (tests.platforms.lessons).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.platforms import lessons
 from tests.vm import Guest, initramfs, qemu_missing
 
 pytestmark = pytest.mark.integration
@@ -43,6 +45,7 @@ def job() -> str:
         f'labkit up >/dev/null && labkit images build >/dev/null && echo "{MARK} engine up"',
         f"python -m pytest -p no:cacheprovider -q --color=no -rA --tb=short tests/integration {skips} 2>&1",
         f'echo "{MARK} pytest exit $?"',
+        "python -m tests.platforms.lessons 2>&1",
     ])
 
 
@@ -50,17 +53,21 @@ def test_the_engine_and_its_tests_on_a_systemd_cgroup_v2_vm(root):
     why = qemu_missing()
     if why:
         pytest.skip(why)
-    result = Guest.prepare(flavour=initramfs.SYSTEMD).run(job(), timeout=1500, memory="3G")
+    result = Guest.prepare(flavour=initramfs.SYSTEMD).run(job(), timeout=2400, memory="3G")
     console = result.console
     tail = console[-8000:]
     assert f"{MARK} pid1 systemd, /sys/fs/cgroup is cgroup2fs" in console, f"not a systemd + v2 guest:\n{tail}"
     assert f"{MARK} engine up" in console, f"the lab engine did not start in the guest:\n{tail}"
     summary = re.findall(r"^(?:=+ )?(\d+ (?:passed|failed).*) in [\d.]+s", console, re.M)     # -q: no "=" around it
-    assert summary and "failed" not in summary[-1] and "error" not in summary[-1], failures(console) or tail
+    # The first summary is the integration tests', the second the lessons'.
+    assert summary and "failed" not in summary[0] and "error" not in summary[0], failures(console) or tail
     passed = set(re.findall(r"^PASSED \S+::(\w+)", console, re.M))
     assert set(MUST_PASS) <= passed, f"not run or not passed in the guest: {set(MUST_PASS) - passed}"
     assert f"{MARK} pytest exit 0" in console, tail
-    print(f"systemd + v2 guest: {summary[-1]} ({result.seconds:.0f} s)", file=sys.stderr)
+    nbval, left = lessons.read(console)
+    assert nbval == 0, f"the lessons under nbval in the guest:\n{failures(console[console.find(MARK + ' pytest exit'):]) or tail}"
+    assert left == {}, f"the lessons left this behind in the guest: {left}"
+    print(f"systemd + v2 guest: {summary[0]}; lessons: {summary[-1]} ({result.seconds:.0f} s)", file=sys.stderr)
 
 
 def failures(console: str) -> str:
