@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 
 import pytest
 
@@ -103,6 +104,9 @@ def test_readers_on_this_process():
 @pytest.fixture
 def child():
     proc = subprocess.Popen(["sleep", "60"], env={**os.environ, "LAB_PROCFS": "a b=c"})
+    deadline = time.monotonic() + 10
+    while procfs.cmdline(proc.pid) != ["sleep", "60"] and time.monotonic() < deadline:
+        time.sleep(0.01)        # Popen may return while the child is still inside execve(2)
     yield proc
     proc.kill()
     proc.wait()
