@@ -347,9 +347,9 @@ def _walk(top: Path, limit: int) -> Iterator[str]:
 # -- mounts, read from the kernel -------------------------------------------------------------------
 
 
-# One parser of mountinfo for all of labkit: lesson 09 reads fs.mounts() (m.point, m.fstype,
-# m.options, m.super_options).
-Mount, mounts = procfs.Mount, procfs.mounts
+# mountinfo has one parser, procfs's; lesson 09 reads fs.mounts() (m.point, m.fstype, m.options,
+# m.super_options).
+mounts = procfs.mounts
 
 
 # -- pivot_root and what a container's root needs -----------------------------------------------------
