@@ -103,9 +103,9 @@ def test_readers_on_this_process():
 
 @pytest.fixture
 def child():
-    proc = subprocess.Popen(["sleep", "60"], env={**os.environ, "LAB_PROCFS": "a b=c"})
+    proc = subprocess.Popen(["sleep", "59.75"], env={**os.environ, "LAB_PROCFS": "a b=c"})
     deadline = time.monotonic() + 10
-    while procfs.cmdline(proc.pid) != ["sleep", "60"] and time.monotonic() < deadline:
+    while procfs.cmdline(proc.pid) != ["sleep", "59.75"] and time.monotonic() < deadline:
         time.sleep(0.01)        # Popen may return while the child is still inside execve(2)
     yield proc
     proc.kill()
@@ -114,7 +114,7 @@ def child():
 
 def test_readers_on_a_child_then_its_zombie_then_nothing(child):
     pid = child.pid
-    assert procfs.cmdline(pid) == ["sleep", "60"] and procfs.comm(pid) == "sleep"
+    assert procfs.cmdline(pid) == ["sleep", "59.75"] and procfs.comm(pid) == "sleep"
     assert procfs.parent_pid(pid) == os.getpid()
     assert procfs.environ(pid)["LAB_PROCFS"] == "a b=c"             # split at the first '=' only
     assert procfs.alive(pid) and procfs.started(pid) >= procfs.started(os.getpid())
@@ -169,3 +169,16 @@ def test_stat_is_cut_at_the_last_parenthesis(fake_proc):
 def test_cmdline_splits_at_nul(fake_proc, raw, argv):
     (fake_proc / "cmdline").write_bytes(raw)
     assert procfs.cmdline(4242) == argv
+
+
+def test_a_daemon_is_found_by_its_exact_argv_while_it_lives(child):
+    from labkit.engine.daemon import Daemon
+
+    def daemon(*argv):
+        return Daemon("lab-procfs", list(argv), ready=lambda: True)
+
+    assert daemon("sleep", "59.75").pid() == child.pid
+    assert daemon("sleep").pid() is None and daemon("sleep", "59.75", "x").pid() is None
+    child.kill()
+    child.wait()
+    assert daemon("sleep", "59.75").pid() is None
