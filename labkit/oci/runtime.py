@@ -16,6 +16,7 @@ from pathlib import Path
 
 from labkit import config
 from labkit.errors import LabError
+from labkit.kernel import procfs
 
 ROOTS = {"runc": config.RUNC_ROOT, "crun": config.RUN / "crun"}
 _RUNC_MSG = re.compile(r'level=(?:error|fatal) msg="((?:[^"\\]|\\.)*)"')
@@ -128,7 +129,7 @@ class Runtime:
             st = self.state(cid) or {}
             try:
                 args = json.loads((Path(st["bundle"]) / "config.json").read_text())["process"]["args"]
-                if Path(f"/proc/{st['pid']}/cmdline").read_bytes().split(b"\0")[:-1] == [a.encode() for a in args]:
+                if procfs.cmdline(st["pid"]) == args:
                     return True
             except (KeyError, OSError, ValueError):
                 pass
