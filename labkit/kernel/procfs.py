@@ -24,7 +24,7 @@ from labkit.errors import BadInput, LabError
 PROC = Path("/proc")
 
 _OCTAL = re.compile(r"\\([0-7]{3})")
-_PID = re.compile(r"^(self|[0-9]+)$")
+_PID = re.compile(r"self|[0-9]+")
 
 
 def gone(pid: int | str) -> LabError:
@@ -35,7 +35,7 @@ def gone(pid: int | str) -> LabError:
 def _read(pid: int | str, name: str) -> bytes:
     # Only a pid or "self": any other name is another file of /proc (/proc/cmdline is the kernel's own).
     key = str(pid)
-    if isinstance(pid, bool) or not _PID.match(key):
+    if isinstance(pid, bool) or not _PID.fullmatch(key):
         raise FileNotFoundError(2, "not a pid", f"/proc/{key}/{name}")
     return (PROC / key / name).read_bytes()
 

@@ -25,6 +25,11 @@ RECORDED = ("62 27 0:50 / /run/labkit/containerd/io.containerd.runtime.v2.task/l
             "workdir=/s/106/work,index=off")
 
 
+def test_octal_escapes_are_undone():
+    assert procfs.unescape(r"/a\040b\011c\012d\134e") == "/a b\tc\nd\\e"
+    assert procfs.unescape(r"/no\08escape") == r"/no\08escape"       # three octal digits, or it is not one
+
+
 def test_every_field_of_a_mountinfo_line():
     m = procfs.parse_mountinfo_line(r"36 35 98:0 /mnt\0401 /mnt2 rw,noatime shared:12 master:1 - ext3 /dev/root rw,errors=continue")
     assert m == procfs.Mount(mount_id=36, parent_id=35, major_minor="98:0", root="/mnt 1", point="/mnt2",
@@ -134,7 +139,7 @@ def assert_vanished(pid: int | str) -> None:
             read(pid)
 
 
-@pytest.mark.parametrize("not_a_pid", ["", "cmdline", "../1", "-1", True, 0])
+@pytest.mark.parametrize("not_a_pid", ["", "cmdline", "../1", "-1", "1\n", True, 0])
 def test_a_name_that_is_not_a_pid_is_no_process(not_a_pid):
     # /proc/cmdline is the kernel's command line, /proc/../1 is not /proc/1: never read them as a process
     assert_vanished(not_a_pid)
