@@ -7,6 +7,7 @@ The one parser of each file labkit reads there (see proc(5)):
     cmdline(pid)             # ['sleep', '3600']
     status(pid)["NSpid"]     # '4242 1'
     state(pid), alive(pid), started(pid), parent_pid(pid), comm(pid), environ(pid)
+    parse_cmdline(raw), parse_status(text), parse_stat(text)    # the same, from text read elsewhere
 
 A process can exit between two reads. Each reader says so its own way, the way its callers
 need: an empty value ([] / {} / None / False), or `gone(pid)` where a number is expected.
@@ -135,14 +136,34 @@ def mounts(pid: int | str = "self", text: str | None = None) -> list[Mount]:
 
 # -- a process ------------------------------------------------------------------------------------
 
+def parse_cmdline(raw: bytes) -> list[str]:
+    """The bytes of /proc/PID/cmdline as argv: each argument ends in NUL (a rewritten title may not)."""
+    raw = raw[:-1] if raw.endswith(b"\0") else raw
+    return [a.decode(errors="replace") for a in raw.split(b"\0")] if raw else []
+
+
+def parse_status(text: str) -> dict[str, str]:
+    """The text of /proc/PID/status as {'Name': 'sleep', 'PPid': '1', 'NSpid': '4242 1', ...}."""
+    return {key: value.strip() for key, sep, value in (line.partition(":") for line in text.splitlines()) if sep}
+
+
+def parse_stat(text: str) -> list[str]:
+    """The fields of /proc/PID/stat, indexed as proc(5) numbers them less one: [pid, comm, state, ppid, ...].
+
+    comm may hold spaces and ')', so it is what lies between the first '(' and the last ')'.
+    [] for text of another shape.
+    """
+    pid, paren, rest = text.partition("(")
+    comm, close, tail = rest.rpartition(")")
+    return [pid.strip(), comm, *tail.split()] if paren and close else []
+
+
 def cmdline(pid: int | str = "self") -> list[str]:
     """A process's argv ([] when it is gone, and for kernel threads and zombies)."""
     try:
-        raw = _read(pid, "cmdline")
+        return parse_cmdline(_read(pid, "cmdline"))
     except OSError:
         return []
-    raw = raw[:-1] if raw.endswith(b"\0") else raw      # each argument ends in NUL; a rewritten title may not
-    return [a.decode(errors="replace") for a in raw.split(b"\0")] if raw else []
 
 
 def comm(pid: int | str = "self") -> str | None:
@@ -156,10 +177,9 @@ def comm(pid: int | str = "self") -> str | None:
 def status(pid: int | str = "self") -> dict[str, str]:
     """/proc/PID/status as {'Name': 'sleep', 'PPid': '1', 'NSpid': '4242 1', ...} ({} when it is gone)."""
     try:
-        text = _read(pid, "status").decode(errors="replace")
+        return parse_status(_read(pid, "status").decode(errors="replace"))
     except OSError:
         return {}
-    return {key: value.strip() for key, sep, value in (line.partition(":") for line in text.splitlines()) if sep}
 
 
 def parent_pid(pid: int | str) -> int:
@@ -181,18 +201,16 @@ def environ(pid: int | str = "self") -> dict[str, str]:
 
 
 def _stat(pid: int | str) -> list[str]:
-    # Fields 3 on of /proc/PID/stat ([] when gone). comm, field 2, may hold spaces and ')': cut at the last ')'.
     try:
-        text = _read(pid, "stat").decode(errors="replace")
+        return parse_stat(_read(pid, "stat").decode(errors="replace"))
     except OSError:
-        return []
-    return text.rsplit(")", 1)[1].split() if ")" in text else []
+        return []           # gone
 
 
 def state(pid: int | str = "self") -> str | None:
-    """The state letter: R running, S sleeping, D disk wait, Z zombie, T stopped, ... (None when gone)."""
+    """The state letter (field 3 of stat): R running, S sleeping, D disk, Z zombie, T stopped, ... (None when gone)."""
     fields = _stat(pid)
-    return fields[0] if fields else None
+    return fields[2] if len(fields) > 2 else None
 
 
 def alive(pid: int | str) -> bool:
@@ -203,9 +221,9 @@ def alive(pid: int | str) -> bool:
 def started(pid: int | str) -> float:
     """When `pid` started, in seconds after boot (field 22 of /proc/PID/stat)."""
     fields = _stat(pid)
-    if len(fields) < 20:
+    if len(fields) < 22:
         raise gone(pid)
-    return int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    return int(fields[21]) / os.sysconf("SC_CLK_TCK")
 
 
 def uptime() -> float:

@@ -171,9 +171,18 @@ def test_stat_is_cut_at_the_last_parenthesis(fake_proc):
     (b"", []),                                                      # a kernel thread
     (b"caf\xe9\x00", ["caf\ufffd"]),                                # not UTF-8: replaced, not raised
 ])
-def test_cmdline_splits_at_nul(fake_proc, raw, argv):
-    (fake_proc / "cmdline").write_bytes(raw)
-    assert procfs.cmdline(4242) == argv
+def test_cmdline_splits_at_nul(raw, argv):
+    assert procfs.parse_cmdline(raw) == argv
+
+
+def test_stat_fields_are_numbered_as_proc5_does():
+    fields = procfs.parse_stat("43 (a) b)) R 42 7 9 0")
+    assert fields == ["43", "a) b)", "R", "42", "7", "9", "0"]          # fields[2] is field 3, the state
+    assert procfs.parse_stat("no parentheses here") == [] and procfs.parse_stat("") == []
+
+
+def test_status_lines_become_a_dict():
+    assert procfs.parse_status("Name:\ttmux: server\nNSpid:\t90\t1\nno colon\n") == {"Name": "tmux: server", "NSpid": "90\t1"}
 
 
 def test_a_daemon_is_found_by_its_exact_argv_while_it_lives(child):
