@@ -131,7 +131,7 @@ def test_the_mount_command_and_the_kernel_agree():
     assert asked.upperdir.endswith("/snapshots/106/fs") and asked.workdir.endswith("/snapshots/106/work")
     assert asked.lowerdirs == seen.lowerdirs
     assert [d.rsplit("/", 2)[1] for d in seen.lowerdirs] == ["105", "104", "103"]
-    assert type(asked) is type(seen) is ctr.Mount        # one Mount: procfs's (mountinfo's fields in tests/unit/test_procfs.py)
+    assert type(asked) is type(seen) is ctr.Mount        # procfs's: its fields are tested in test_procfs.py
 
 
 def test_a_mount_line_of_another_shape_is_refused():

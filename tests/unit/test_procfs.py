@@ -31,7 +31,8 @@ def test_octal_escapes_are_undone():
 
 
 def test_every_field_of_a_mountinfo_line():
-    m = procfs.parse_mountinfo_line(r"36 35 98:0 /mnt\0401 /mnt2 rw,noatime shared:12 master:1 - ext3 /dev/root rw,errors=continue")
+    line = r"36 35 98:0 /mnt\0401 /mnt2 rw,noatime shared:12 master:1 - ext3 /dev/root rw,errors=continue"
+    m = procfs.parse_mountinfo_line(line)
     assert m == procfs.Mount(mount_id=36, parent_id=35, major_minor="98:0", root="/mnt 1", point="/mnt2",
                              options="rw,noatime", optional="shared:12 master:1", fstype="ext3", source="/dev/root",
                              super_options="rw,errors=continue")
@@ -182,7 +183,8 @@ def test_stat_fields_are_numbered_as_proc5_does():
 
 
 def test_status_lines_become_a_dict():
-    assert procfs.parse_status("Name:\ttmux: server\nNSpid:\t90\t1\nno colon\n") == {"Name": "tmux: server", "NSpid": "90\t1"}
+    text = "Name:\ttmux: server\nNSpid:\t90\t1\nno colon\n"
+    assert procfs.parse_status(text) == {"Name": "tmux: server", "NSpid": "90\t1"}
 
 
 def test_a_daemon_is_found_by_its_exact_argv_while_it_lives(child):
