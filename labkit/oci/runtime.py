@@ -16,7 +16,6 @@ from pathlib import Path
 
 from labkit import config
 from labkit.errors import LabError
-from labkit.kernel import procfs
 
 ROOTS = {"runc": config.RUNC_ROOT, "crun": config.RUN / "crun"}
 _RUNC_MSG = re.compile(r'level=(?:error|fatal) msg="((?:[^"\\]|\\.)*)"')
@@ -124,6 +123,8 @@ class Runtime:
         `start` returns once it has told the runtime's init to go on; the execve (and the
         startContainer hooks just before it) happen a moment later, in the container.
         """
+        from labkit.kernel import procfs        # lazily: labkit.kernel loads libc, which driving runc never needs
+
         deadline = time.monotonic() + timeout
         while True:
             st = self.state(cid) or {}
