@@ -8,7 +8,6 @@ typed objects. Everything here is a thin layer: each function names the `ctr` co
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from labkit import cgroups, config, inventory
 from labkit.errors import LabError
+from labkit.kernel import procfs
 
 ADDRESS = config.CONTAINERD_SOCK
 # Where containerd's v2 runtime keeps one bundle per task: <STATE>/<namespace>/<id>/.
@@ -265,37 +265,9 @@ def lineage(namespace: str, key: str) -> list[Snapshot]:
 
 
 # ---- mounts --------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Mount:
-    """A mount: its type, source, target and options; overlay's directories split out."""
-
-    type: str
-    source: str
-    target: str
-    options: tuple[str, ...]
-
-    def option(self, name: str) -> str:
-        """The value of `name=` among the options ('' when absent)."""
-        for opt in self.options:
-            if opt.startswith(name + "="):
-                return opt.split("=", 1)[1]
-        return ""
-
-    @property
-    def lowerdirs(self) -> list[str]:
-        """overlayfs's read-only layers, the topmost first."""
-        return [d for d in self.option("lowerdir").split(":") if d]
-
-    @property
-    def upperdir(self) -> str:
-        """overlayfs's writable layer: where the container's changes land."""
-        return self.option("upperdir")
-
-    @property
-    def workdir(self) -> str:
-        """overlayfs's scratch directory (same filesystem as upperdir)."""
-        return self.option("workdir")
+# mountinfo has one parser, procfs's; lesson 03 calls it as ctr.parse_mountinfo_line(line) and
+# reads overlay's mount.upperdir, .workdir and .lowerdirs.
+Mount, parse_mountinfo_line = procfs.Mount, procfs.parse_mountinfo_line
 
 
 def parse_mount_command(line: str) -> Mount:
@@ -303,7 +275,10 @@ def parse_mount_command(line: str) -> Mount:
     words = line.split()
     if len(words) != 7 or words[:2] != ["mount", "-t"] or words[5] != "-o":
         raise LabError("ctr printed a mount line this module does not know", repr(line), "")
-    return Mount(words[2], words[3], words[4], tuple(words[6].split(",")))
+    # A mount(2) request, not a mount yet: no ids. Its -o is the filesystem's data, which
+    # mountinfo shows as super options once it is mounted.
+    return Mount(mount_id=0, parent_id=0, major_minor="", root="", point=words[4], options="", optional="",
+                 fstype=words[2], source=words[3], super_options=words[6])
 
 
 def snapshot_mounts(namespace: str, key: str, target: str = "/mnt") -> Mount:
@@ -314,31 +289,9 @@ def snapshot_mounts(namespace: str, key: str, target: str = "/mnt") -> Mount:
     return parse_mount_command(lines[0])
 
 
-def _unescape(text: str) -> str:
-    # mountinfo writes space, tab, newline and backslash as octal escapes.
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), text)
-
-
-def parse_mountinfo_line(line: str) -> Mount:
-    """One line of /proc/<pid>/mountinfo as a Mount (see proc(5))."""
-    left, _, right = line.partition(" - ")
-    fields, tail = left.split(), right.split()
-    if len(fields) < 6 or len(tail) < 3:
-        raise LabError("Not a mountinfo line", repr(line), "")
-    options = tuple(dict.fromkeys(fields[5].split(",") + tail[2].split(",")))
-    return Mount(tail[0], _unescape(tail[1]), _unescape(fields[4]), options)
-
-
 def mounts_at(target: str, mountinfo: str | None = None) -> list[Mount]:
-    """Every mount whose mount point is `target`, read from /proc/self/mountinfo."""
-    text = Path("/proc/self/mountinfo").read_text() if mountinfo is None else mountinfo
-    found = []
-    for line in text.splitlines():
-        if line.strip():
-            m = parse_mountinfo_line(line)
-            if m.target == target:
-                found.append(m)
-    return found
+    """Every mount whose mount point is `target`, read from /proc/self/mountinfo (or from `mountinfo`)."""
+    return [m for m in procfs.mounts(text=mountinfo) if m.point == target]
 
 
 def bundle(namespace: str, container_id: str) -> Path:
@@ -359,50 +312,9 @@ def rootfs_mount(namespace: str, container_id: str, mountinfo: str | None = None
 
 
 # ---- processes: the shim -------------------------------------------------------------------
-
-def cmdline(pid: int) -> list[str]:
-    """A process's argv from /proc/<pid>/cmdline ([] when it is gone)."""
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return []
-    return [a.decode(errors="replace") for a in raw.split(b"\0")[:-1]]
-
-
-def parent_pid(pid: int) -> int:
-    """The parent of `pid`, from /proc/<pid>/status."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("PPid:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    raise LabError(f"No process {pid}", "it has exited, or never existed", "")
-
-
-def alive(pid: int) -> bool:
-    """Is `pid` a live process (a zombie, exited but not yet reaped, is not)?"""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
-def started(pid: int) -> float:
-    """When `pid` started, in seconds after boot (field 22 of /proc/<pid>/stat)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        raise LabError(f"No process {pid}", "it has exited, or never existed", "") from None
-    ticks = int(stat.rsplit(")", 1)[1].split()[19])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def running_for(pid: int) -> float:
-    """How long `pid` has been running, in seconds."""
-    uptime = float(Path("/proc/uptime").read_text().split()[0])
-    return uptime - started(pid)
+# /proc/PID has one reader, procfs; lesson 03 calls these as ctr.cmdline(pid), ctr.parent_pid(pid), ...
+cmdline, parent_pid, alive, started, running_for = (procfs.cmdline, procfs.parent_pid, procfs.alive,
+                                                    procfs.started, procfs.running_for)
 
 
 @dataclass(frozen=True)

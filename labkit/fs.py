@@ -25,7 +25,7 @@ from labkit.engine import docker_client
 from labkit.errors import BadInput, LabError
 from labkit.kernel import (MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC,
                            MS_REMOUNT, MS_STRICTATIME, KernelError, mount, pivot_root as _pivot_root, umount2)
-from labkit.kernel import syscalls
+from labkit.kernel import procfs, syscalls
 
 ROOTFS_CACHE = config.STATE / "rootfs"       # image id -> its unpacked layers; never written by a lesson
 
@@ -253,15 +253,9 @@ def overlay_at(merged: str | os.PathLike) -> Overlay:
     found = [m for m in mounts() if m.point == point and m.fstype == "overlay"] if point else []
     if not found:
         raise BadInput(f"No overlay is mounted at {merged!r}", "", "List them: grep overlay /proc/self/mountinfo")
-    opts = dict(o.split("=", 1) if "=" in o else (o, "") for o in _split_options(found[-1].super_options))
-    lowers = tuple(Path(p) for p in re.split(r"(?<!\\):", opts.get("lowerdir", "")) if p)
-    upper = Path(opts["upperdir"]) if "upperdir" in opts else None
-    work = Path(opts["workdir"]) if "workdir" in opts else None
-    return Overlay(Path(point), lowers, upper, work)
-
-
-def _split_options(text: str) -> list[str]:
-    return re.split(r"(?<!\\),", text)
+    m = found[-1]                                   # the last one mounted there is the one in use
+    return Overlay(Path(point), tuple(Path(d) for d in m.lowerdirs), Path(m.upperdir) if m.upperdir else None,
+                   Path(m.workdir) if m.workdir else None)
 
 
 def docker_overlay(container: str) -> Overlay:
@@ -353,35 +347,9 @@ def _walk(top: Path, limit: int) -> Iterator[str]:
 # -- mounts, read from the kernel -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Mount:
-    """One line of /proc/self/mountinfo."""
-
-    point: str
-    fstype: str
-    source: str
-    options: str            # per-mount options (ro, nosuid, ...)
-    super_options: str      # the filesystem's own (lowerdir=..., size=..., ...)
-    propagation: str        # 'shared:N', 'master:N', or '' (private)
-
-
-def mounts(mountinfo: str | None = None) -> list[Mount]:
-    """The mount table of this process's mount namespace (or of the given mountinfo text)."""
-    text = Path("/proc/self/mountinfo").read_text() if mountinfo is None else mountinfo
-    out = []
-    for line in text.splitlines():
-        left, sep, right = line.partition(" - ")
-        if not sep:
-            continue
-        fields, rest = left.split(), right.split()
-        out.append(Mount(_unescape(fields[4]), rest[0], _unescape(rest[1]) if len(rest) > 1 else "", fields[5],
-                         rest[2] if len(rest) > 2 else "", " ".join(fields[6:])))
-    return out
-
-
-def _unescape(text: str) -> str:
-    # mountinfo writes space, tab, newline and backslash as octal escapes.
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), text)
+# mountinfo has one parser, procfs's; lesson 09 reads fs.mounts() (m.point, m.fstype, m.options,
+# m.super_options).
+mounts = procfs.mounts
 
 
 # -- pivot_root and what a container's root needs -----------------------------------------------------

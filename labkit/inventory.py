@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import os
 from contextlib import closing
-from pathlib import Path
 from typing import TYPE_CHECKING, Callable, TypeVar
 
 from labkit import cgroups as cg
 from labkit import config
+from labkit.kernel import procfs
 
 if TYPE_CHECKING:
     from docker import DockerClient      # imported when asked for: `import labkit` stays lean
@@ -92,8 +92,7 @@ def pods() -> set[str]:
 
 def mounts() -> set[str]:
     """Every mount point in this mount namespace."""
-    with open("/proc/self/mountinfo") as f:
-        return {line.split()[4] for line in f}
+    return {m.point for m in procfs.mounts()}
 
 
 def cgroups() -> set[str]:
@@ -122,13 +121,9 @@ def processes() -> set[str]:
     """'pid command' of every live user-space process (kernel threads and zombies left out)."""
     found = set()
     for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if cmd and state != "Z":
-            found.add(pid + " " + cmd.split(b"\0")[0].decode(errors="replace"))
+        argv = procfs.cmdline(int(pid))          # [] for kernel threads, and for a process that is gone
+        if argv and procfs.alive(int(pid)):
+            found.add(f"{pid} {argv[0]}")
     return found
 
 
@@ -161,15 +156,12 @@ def socket_holders(inodes: set[int] | set[str]) -> dict[int, set[int]]:
 
 def lab_owned_pids(lesson: str | None = None) -> list[int]:
     """Processes a lesson spawned: they carry LABKIT_LESSON=NN in their environment."""
-    needle = f"{config.OWNER_ENV}={'' if lesson is None else f'{int(lesson):02d}'}".encode()
+    wanted = "" if lesson is None else f"{int(lesson):02d}"
     pids = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            env = Path(f"/proc/{pid}/environ").read_bytes()
-        except OSError:
-            continue
-        if any(var.startswith(needle) for var in env.split(b"\0")) and int(pid) != os.getpid():
-            pids.append(int(pid))
+    for pid in map(int, filter(str.isdigit, os.listdir("/proc"))):
+        mark = procfs.environ(pid).get(config.OWNER_ENV)     # {} once the process is gone
+        if mark is not None and mark.startswith(wanted) and pid != os.getpid():
+            pids.append(pid)
     return pids
 
 

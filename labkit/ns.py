@@ -44,6 +44,7 @@ from labkit.forking import fork
 from labkit.kernel import (CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWTIME,
                            CLONE_NEWUSER, CLONE_NEWUTS, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_REC,
                            PR_SET_PDEATHSIG, mount, prctl, setns, unshare)
+from labkit.kernel import procfs
 
 # Each kind of namespace, by the name of its link in /proc/PID/ns, and its CLONE_NEW* flag.
 FLAGS: dict[str, int] = {
@@ -82,7 +83,7 @@ def inodes(pid: int | str = "self") -> dict[str, int]:
             found[kind] = parse_link(os.readlink(base / kind))[1]
         except FileNotFoundError:
             if not base.exists():
-                raise _gone(pid) from None
+                raise procfs.gone(pid) from None
         except PermissionError:
             # root is refused too where the target holds capabilities the reader lacks (ptrace rules)
             raise LabError(f"Cannot read {base / kind}", "permission denied (ptrace access mode check)",
@@ -118,51 +119,12 @@ def flags_of(kinds: Iterable[str]) -> int:
 
 # -- mounts, as one process sees them --------------------------------------------------------
 
-@dataclass(frozen=True)
-class Mount:
-    """One line of /proc/PID/mountinfo: where, what, and how it propagates."""
-
-    point: str
-    fstype: str
-    source: str
-    propagation: str      # 'shared', 'private', 'slave', 'shared+slave' or 'unbindable'
-    peers: str            # the optional fields as the kernel writes them: 'shared:12 master:3'
-
-
-def mounts(pid: int | str = "self", under: str | os.PathLike | None = None) -> list[Mount]:
+def mounts(pid: int | str = "self", under: str | os.PathLike | None = None) -> list[procfs.Mount]:
     """The mounts process `pid` sees (in its mount namespace), optionally only those at or below `under`."""
-    try:
-        text = (_proc(pid) / "mountinfo").read_text()
-    except FileNotFoundError:
-        raise _gone(pid) from None
+    _proc(pid)                  # a pid that is no pid is refused, not looked for
     top = None if under is None else os.path.normpath(os.fspath(under))
-    found = []
-    for line in text.splitlines():
-        m = parse_mountinfo(line)
-        if top is None or m.point == top or m.point.startswith(top.rstrip("/") + "/"):
-            found.append(m)
-    return found
-
-
-def parse_mountinfo(line: str) -> Mount:
-    """One /proc/PID/mountinfo line as a Mount (see proc(5))."""
-    left, sep, right = line.partition(" - ")
-    fields, rest = left.split(), right.split()
-    if not sep or len(fields) < 6 or len(rest) < 2:
-        raise BadInput(f"{line!r} is not a mountinfo line", "", "Read lines from /proc/PID/mountinfo")
-    optional = fields[6:]
-    tags = {o.split(":")[0] for o in optional}
-    if "unbindable" in tags:
-        kind = "unbindable"
-    elif {"shared", "master"} <= tags:
-        kind = "shared+slave"
-    else:
-        kind = "shared" if "shared" in tags else "slave" if "master" in tags else "private"
-    return Mount(_unescape(fields[4]), rest[0], _unescape(rest[1]), kind, " ".join(optional))
-
-
-def _unescape(text: str) -> str:
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), text)
+    return [m for m in procfs.mounts(pid)
+            if top is None or m.point == top or m.point.startswith(top.rstrip("/") + "/")]
 
 
 # -- uid and gid maps -------------------------------------------------------------------------
@@ -232,7 +194,7 @@ def id_maps(pid: int | str = "self") -> dict[str, list[IdRange]]:
         return {kind: [IdRange(*map(int, ln.split())) for ln in (base / f"{kind}_map").read_text().splitlines()]
                 for kind in ("uid", "gid")}
     except FileNotFoundError:
-        raise _gone(pid) from None
+        raise procfs.gone(pid) from None
 
 
 def write_id_maps(pid: int, uid_map: str, gid_map: str | None = None, setgroups: str | None = None) -> None:
@@ -245,7 +207,7 @@ def write_id_maps(pid: int, uid_map: str, gid_map: str | None = None, setgroups:
         parse_id_map(gid_map)
     base = _proc(_pid(pid))
     if not base.exists():
-        raise _gone(pid)
+        raise procfs.gone(pid)
     for name, text in (("setgroups", setgroups), ("uid_map", uid_map), ("gid_map", gid_map)):
         if text is None:
             continue
@@ -711,10 +673,6 @@ def _pid(pid: object) -> int:
     if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
         raise BadInput(f"A pid is a whole number above 0, not {pid!r}", "", "e.g. os.getpid(), or 1")
     return pid
-
-
-def _gone(pid: int | str) -> LabError:
-    return LabError(f"No process {pid}", "/proc has no such pid", "It may have exited; check the pid")
 
 
 def _kinds(kinds: Iterable[str]) -> list[str]:

@@ -12,9 +12,9 @@ cgroup.py is the one interface a lesson uses. Names must start with ``lab-`` so
 from __future__ import annotations
 
 from labkit.cgroups.cgroup import CONTROLLERS, Cgroup, create, get, of, remove_dir
-from labkit.cgroups.hierarchy import MOUNTINFO, controllers, mode, mounts, unified
+from labkit.cgroups.hierarchy import controllers, mode, mounts, unified
 from labkit.cgroups.limits import MAX, Limits
 from labkit.cgroups.plan import layout, plan
 
-__all__ = ["CONTROLLERS", "Cgroup", "Limits", "MAX", "MOUNTINFO", "controllers", "create", "get", "layout",
-           "mode", "mounts", "of", "plan", "remove_dir", "unified"]
+__all__ = ["CONTROLLERS", "Cgroup", "Limits", "MAX", "controllers", "create", "get", "layout", "mode", "mounts",
+           "of", "plan", "remove_dir", "unified"]

@@ -3,23 +3,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-MOUNTINFO = Path("/proc/self/mountinfo")
+from labkit.kernel import procfs
 
 _GENERIC_OPTS = {"rw", "ro", "nosuid", "nodev", "noexec", "relatime", "noatime", "nsdelegate",
                  "memory_recursiveprot", "memory_localevents", "favordynmods", "clone_children", "xattr"}
 
 
 def mounts(mountinfo: str | None = None) -> list[tuple[str, str, set[str]]]:
-    """(mount point, 'cgroup' or 'cgroup2', v1 controllers) for every cgroup mount."""
-    text = MOUNTINFO.read_text() if mountinfo is None else mountinfo
+    """(mount point, 'cgroup' or 'cgroup2', v1 controllers) for every cgroup mount (of this process,
+    or of the mountinfo text given)."""
     found = []
-    for line in text.splitlines():
-        left, _, right = line.partition(" - ")
-        fstype, _source, options = (right.split() + ["", "", ""])[:3]
-        if fstype in ("cgroup", "cgroup2"):
-            opts = set(options.split(","))
-            ctrls = {o for o in opts if o not in _GENERIC_OPTS and "=" not in o} if fstype == "cgroup" else set()
-            found.append((left.split()[4], fstype, ctrls))
+    for m in procfs.mounts(text=mountinfo):
+        if m.fstype in ("cgroup", "cgroup2"):
+            # a v1 hierarchy names its controllers among its super options: rw,nosuid,...,memory
+            opts = set(m.super_options.split(","))
+            ctrls = {o for o in opts if o not in _GENERIC_OPTS and "=" not in o} if m.fstype == "cgroup" else set()
+            found.append((m.point, m.fstype, ctrls))
     return found
 
 

@@ -15,6 +15,7 @@ from labkit import config
 from labkit.engine import containerd, dockerd, registry
 from labkit.engine.daemon import Daemon, differs, engine_lock, write_configs
 from labkit.errors import LabError
+from labkit.kernel import procfs
 
 if TYPE_CHECKING:
     import docker     # imported when a client is made: `import labkit` stays lean
@@ -260,15 +261,12 @@ def _kill_containers() -> None:
 
 def _kill_shims() -> None:
     # A shim outlives containerd by design (lesson 03); down must not leave one behind.
-    needle = str(config.CONTAINERD_SOCK).encode()
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmd = open(f"/proc/{pid}/cmdline", "rb").read()
-        except OSError:
-            continue
-        if cmd.startswith(b"/usr/bin/containerd-shim") or cmd.startswith(b"containerd-shim"):
-            if needle in cmd:
-                os.kill(int(pid), 9)
+    needle = str(config.CONTAINERD_SOCK)
+    for pid in map(int, filter(str.isdigit, os.listdir("/proc"))):
+        argv = procfs.cmdline(pid)                 # [] once it is gone
+        if argv and argv[0].startswith(("/usr/bin/containerd-shim", "containerd-shim")):
+            if any(needle in arg for arg in argv):
+                os.kill(pid, 9)
 
 
 def _unmount_under(*roots: str) -> None:

@@ -16,6 +16,7 @@ from labkit.config import LOG, STATE
 LOCK = STATE / "engine.lock"     # not under /run/labkit: `down` removes that directory
 _held = False
 from labkit.errors import LabError
+from labkit.kernel import procfs
 
 
 @dataclass
@@ -44,7 +45,7 @@ class Daemon:
         return None
 
     def _is_ours(self, pid: int) -> bool:
-        return _cmdline(str(pid)) == "\0".join(self.argv).encode() + b"\0" and _alive(pid)
+        return procfs.cmdline(pid) == self.argv and procfs.alive(pid)
 
     def start(self) -> None:
         """Start the daemon (a no-op when it runs) and wait until it answers; on failure name
@@ -88,12 +89,12 @@ class Daemon:
             return
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
-        while _alive(pid) and time.monotonic() < deadline:
+        while procfs.alive(pid) and time.monotonic() < deadline:
             _reap(pid)
             time.sleep(0.02)
-        if _alive(pid):
+        if procfs.alive(pid):
             os.kill(pid, signal.SIGKILL)
-            while _alive(pid):
+            while procfs.alive(pid):
                 _reap(pid)
                 time.sleep(0.01)
 
@@ -153,25 +154,9 @@ def _base_env() -> dict[str, str]:
     return env
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
 def _reap(pid: int) -> None:
     # Only our own children can be reaped; others are reaped by their parent or init.
     try:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         pass
-
-
-def _cmdline(pid: str) -> bytes:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read()
-    except OSError:
-        return b""

@@ -5,11 +5,11 @@ import os
 import select
 import signal
 import time
-from pathlib import Path
 
 from labkit import config
 from labkit.check import Result, checker
 from labkit.forking import fork
+from labkit.kernel import procfs
 
 # The checker's own copy of the lesson's runtime: fork, run the steps, exec busybox sh.
 _CHECK = r"""
@@ -30,11 +30,6 @@ WRONG_ANSWERS = {
 # -- 10.1 ------------------------------------------------------------------------------------------
 
 
-def _status(pid: int) -> dict[str, str]:
-    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
-    return dict(line.split(":", 1) for line in lines if ":" in line)
-
-
 @checker("10.1")
 def container_pid_one(answer: object) -> Result:
     """The host pid of the lesson's background container's PID 1 (`sleep 600`)."""
@@ -42,22 +37,20 @@ def container_pid_one(answer: object) -> Result:
         return Result(False, f"A pid is a whole number; you gave {type(answer).__name__} {answer!r}.")
     if answer <= 0:
         return Result(False, f"{answer} is no pid: pids start at 1.")
-    try:
-        status = _status(answer)
-        env = Path(f"/proc/{answer}/environ").read_bytes().split(b"\0")
-    except OSError:
+    status, env = procfs.status(answer), procfs.environ(answer)
+    if not status:
         return Result(False, f"No process {answer} exists now. Is the background container still running? "
                              "Look for it in /proc while it does.")
     nspid = status.get("NSpid", "").split()
     if len(nspid) < 2:
-        return Result(False, f"Process {answer} ({status.get('Name', '?').strip()}) has a single pid: it lives in the "
+        return Result(False, f"Process {answer} ({status.get('Name', '?')}) has a single pid: it lives in the "
                              "host's PID namespace. The container's PID 1 has one pid per namespace level: "
                              "look at the NSpid line of /proc/<pid>/status.")
     if nspid[-1] != "1":
         return Result(False, f"Process {answer} is pid {nspid[-1]} inside its namespace, not 1: it is a child of "
                              "the container's first process. Find the one whose NSpid ends in 1.")
-    name = status.get("Name", "").strip()
-    if f"{config.OWNER_ENV}=10".encode() not in env or name != "sleep":
+    name = status.get("Name", "")
+    if env.get(config.OWNER_ENV) != "10" or name != "sleep":
         return Result(False, f"Process {answer} is PID 1 of some namespace, but it runs {name!r} without "
                              f"{config.OWNER_ENV}=10: another container, not this lesson's `sleep 600`.")
     return Result(True, f"Right: host pid {answer} is PID 1 inside; its NSpid line lists both numbers: one "

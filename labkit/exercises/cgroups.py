@@ -6,6 +6,7 @@ from pathlib import Path
 
 from labkit import cgroups, config, engine
 from labkit.check import Result, checker
+from labkit.kernel import procfs
 
 CONTAINER = "lab-08-limits"          # started by the lesson with --memory 64m --pids-limit 100 --cpus 0.5
 FLAGS = {"memory_max": "256M", "pids_max": 200, "cpus": 1.5}    # docker run --memory 256m --pids-limit 200 --cpus 1.5
@@ -61,10 +62,9 @@ def contained_by_hand(answer: object) -> Result:
     """A `sleep` started in lab-08-mine, limited to 50 MiB and 10 processes, by writing the files."""
     if isinstance(answer, bool) or not isinstance(answer, int):
         return Result(False, f"Answer with the pid (an int) of the process you started; you gave {answer!r}.")
-    try:
-        cmd = Path(f"/proc/{answer}/cmdline").read_bytes().split(b"\0")[0].decode()
-    except OSError:
+    if procfs.state(answer) is None:
         return Result(False, f"No process {answer} is running. Start `sleep 600` inside your group and give its pid.")
+    cmd = next(iter(procfs.cmdline(answer)), "")    # its program; '' for a kernel thread
     group = cgroups.of(answer)
     names = {c: str(p.path) for c, p in group.parts.items() if c in MINE}
     outside = [c for c in MINE if not Path(names.get(c, "/")).name.startswith(config.lab_prefix("08"))]

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 from labkit import config
 from labkit.check import Result, checker
 from labkit.engine import docker_client
+from labkit.kernel import procfs
 
 WEB = "lab-01-web"          # the lesson's web server: its pid (01.2), its exit code (01.3)
 PREFIX = config.lab_prefix("01")
@@ -40,22 +41,6 @@ def _web_state() -> dict | None:
             return None
 
 
-def _comm(pid: int) -> str | None:
-    try:
-        with open(f"/proc/{pid}/comm") as f:
-            return f.read().strip()
-    except (OSError, ValueError):
-        return None
-
-
-def _nspid(pid: int) -> list[str]:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            return next((line.split()[1:] for line in f if line.startswith("NSpid:")), [])
-    except OSError:
-        return []
-
-
 @checker("01.2")
 def web_host_pid(answer: object) -> Result:
     """The host pid of lab-01-web's httpd, from inspect, confirmed in /proc."""
@@ -67,13 +52,13 @@ def web_host_pid(answer: object) -> Result:
         return Result(False, f"A pid is a whole number (an int); you gave {type(answer).__name__} {answer!r}.")
     real = state["Pid"]
     if answer == real:
-        inside = _nspid(real)
+        inside = procfs.status(real).get("NSpid", "").split()
         return Result(True, f"Right: httpd is pid {real} on the host and pid {inside[-1] if inside else '?'} "
                             "inside its PID namespace; the NSpid line of its /proc/PID/status lists both.")
     if answer == 1:
         return Result(False, "1 is httpd's pid as the container sees it, inside its own PID namespace. "
                              "The host counts differently: which field of `docker inspect` holds the host's number?")
-    comm = _comm(answer)
+    comm = procfs.comm(answer)
     if comm is None:
         return Result(False, f"There is no /proc/{answer} right now: no process has that pid. "
                              "Take the pid from the container's State, then look in /proc to confirm it.")

@@ -5,6 +5,7 @@ import os
 
 from labkit import cgroups, config
 from labkit.check import Result, checker
+from labkit.kernel import procfs
 
 WRONG_ANSWERS = {
     "00.1": lambda: [1, os.getpid(), "containerd", 10**9],
@@ -24,10 +25,9 @@ def containerd_pid(answer: object) -> Result:
         return Result(False, f"A pid is a whole number; you gave {type(answer).__name__} {answer!r}.")
     if answer == real:
         return Result(True, f"Right: containerd runs as pid {real}, found from its command line in /proc.")
-    try:
-        cmd = open(f"/proc/{answer}/cmdline", "rb").read().replace(b"\0", b" ").decode().strip()
-    except OSError:
+    if procfs.state(answer) is None:
         return Result(False, f"No process {answer} exists now. Read /proc/<pid>/cmdline of live processes.")
+    cmd = " ".join(procfs.cmdline(answer))          # '' for a kernel thread
     if "containerd" in cmd and str(config.CONTAINERD_SOCK) not in cmd and "labkit" not in cmd:
         return Result(False, f"pid {answer} is a containerd ({cmd!r}), but not the lab's: "
                              "its command line names the lab's config under /etc/labkit.")

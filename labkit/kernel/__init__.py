@@ -3,6 +3,9 @@
 A thin ctypes layer that keeps C's names and semantics, so `unshare(CLONE_NEWUTS)`
 reads like the man page. Failures raise KernelError: the call, its arguments, the
 errno by name, and a hint at the usual cause.
+
+Its other half reads what the kernel reports: `labkit.kernel.procfs` is the one parser of
+/proc's text files (mountinfo, a process's cmdline, status, stat, environ), no libc needed.
 """
 from labkit.kernel.caps import CAPS, cap_bounding_drop, cap_bounding_has, cap_get, cap_set, cap_value
 from labkit.kernel import consts

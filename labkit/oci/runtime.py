@@ -123,12 +123,14 @@ class Runtime:
         `start` returns once it has told the runtime's init to go on; the execve (and the
         startContainer hooks just before it) happen a moment later, in the container.
         """
+        from labkit.kernel import procfs        # lazily: labkit.kernel loads libc, which driving runc never needs
+
         deadline = time.monotonic() + timeout
         while True:
             st = self.state(cid) or {}
             try:
                 args = json.loads((Path(st["bundle"]) / "config.json").read_text())["process"]["args"]
-                if Path(f"/proc/{st['pid']}/cmdline").read_bytes().split(b"\0")[:-1] == [a.encode() for a in args]:
+                if procfs.cmdline(st["pid"]) == args:
                     return True
             except (KeyError, OSError, ValueError):
                 pass

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import graphviz
 
 from labkit import config
+from labkit.kernel import procfs
 
 NAMESPACES = ("net", "ipc", "uts", "pid", "mnt", "cgroup", "user")
 _GRAPH = {"fontname": "Helvetica", "nodesep": "0.3", "ranksep": "0.45"}
@@ -151,11 +152,7 @@ _SAY = {"host": "the node's own", "pod": "one for the whole pod", "own": "one pe
 
 
 def _proc(role: str, pid: int) -> Proc:
-    with open(f"/proc/{pid}/cmdline", "rb") as f:
-        command = f.read().replace(b"\0", b" ").decode().strip()
-    with open(f"/proc/{pid}/stat") as f:
-        parent = int(f.read().rsplit(")", 1)[1].split()[1])
-    return Proc(role, pid, command, namespaces(pid), parent)
+    return Proc(role, pid, " ".join(procfs.cmdline(pid)), namespaces(pid), procfs.parent_pid(pid))
 
 
 def namespaces(pid: int | str) -> dict[str, int]:

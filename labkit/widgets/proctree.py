@@ -24,6 +24,7 @@ from typing import Callable, Iterable, Mapping, Union
 import graphviz
 
 from labkit.errors import LabError
+from labkit.kernel import procfs
 
 PROC = Path("/proc")
 
@@ -78,10 +79,9 @@ class Proc:
 
 def parse_stat(text: str) -> tuple[str, str, int, int, int]:
     """(comm, state, ppid, pgid, sid) from the text of /proc/PID/stat; comm may hold spaces and ')'."""
+    fields = procfs.parse_stat(text)
     try:
-        head, tail = text.split("(", 1)[1].rsplit(")", 1)
-        fields = tail.split()
-        return head, fields[0], int(fields[1]), int(fields[2]), int(fields[3])
+        return fields[1], fields[2], int(fields[3]), int(fields[4]), int(fields[5])
     except (IndexError, ValueError):
         raise LabError("Cannot parse a /proc/PID/stat line", repr(text[:80]),
                        "It should read 'PID (comm) STATE PPID PGRP SESSION ...', see proc(5)") from None
@@ -89,10 +89,7 @@ def parse_stat(text: str) -> tuple[str, str, int, int, int]:
 
 def parse_nspid(status: str) -> tuple[int, ...]:
     """The NSpid line of /proc/PID/status: this pid in each pid namespace, outermost first."""
-    for line in status.splitlines():
-        if line.startswith("NSpid:"):
-            return tuple(int(n) for n in line.split()[1:])
-    return ()
+    return tuple(int(n) for n in procfs.parse_status(status).get("NSpid", "").split())
 
 
 def read_process(pid: int, proc: Path | str = PROC) -> Proc | None:
@@ -100,7 +97,7 @@ def read_process(pid: int, proc: Path | str = PROC) -> Proc | None:
     base = Path(proc) / str(pid)
     try:
         comm, state, ppid, pgid, sid = parse_stat((base / "stat").read_text())
-        argv = tuple(a.decode(errors="replace") for a in (base / "cmdline").read_bytes().split(b"\0")[:-1])
+        argv = tuple(procfs.parse_cmdline((base / "cmdline").read_bytes()))
         status = (base / "status").read_text()
     except (FileNotFoundError, ProcessLookupError):
         return None

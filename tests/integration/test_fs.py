@@ -162,17 +162,17 @@ def test_pivot_root_leaves_no_way_back(overlay):
         st = os.stat("/")
         return top, (st.st_dev, st.st_ino) == (host_root.st_dev, host_root.st_ino), sorted(os.listdir("/"))
 
-    before = {m.point: m.propagation for m in fs.mounts()}
+    before = {m.point: m.optional for m in fs.mounts()}
     top, escaped, points = in_child(child)
     assert top == ["bin", "etc"] and not escaped and points == ["bin", "cell", "etc"]
-    assert {m.point: m.propagation for m in fs.mounts() if m.point in before} == before
+    assert {m.point: m.optional for m in fs.mounts() if m.point in before} == before
 
 
 def test_pivot_root_refuses_the_host_mount_namespace(overlay):
-    before = [(m.point, m.propagation) for m in fs.mounts()]
+    before = [(m.point, m.optional) for m in fs.mounts()]
     with pytest.raises(BadInput, match="host's mount namespace"):
         fs.pivot_root(overlay.merged)
-    assert [(m.point, m.propagation) for m in fs.mounts() if (m.point, m.propagation) in before] == before
+    assert [(m.point, m.optional) for m in fs.mounts() if (m.point, m.optional) in before] == before
     assert not (overlay.merged / ".old").exists()
 
 

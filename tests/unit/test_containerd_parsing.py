@@ -131,19 +131,12 @@ def test_the_mount_command_and_the_kernel_agree():
     assert asked.upperdir.endswith("/snapshots/106/fs") and asked.workdir.endswith("/snapshots/106/work")
     assert asked.lowerdirs == seen.lowerdirs
     assert [d.rsplit("/", 2)[1] for d in seen.lowerdirs] == ["105", "104", "103"]
+    assert type(asked) is type(seen) is ctr.Mount        # procfs's: its fields are tested in test_procfs.py
 
 
 def test_a_mount_line_of_another_shape_is_refused():
     with pytest.raises(LabError):
         ctr.parse_mount_command("mount overlay /mnt")
-
-
-def test_mountinfo_unescapes_spaces_and_merges_options():
-    line = r"40 27 0:41 / /run/lab-03\040dir rw,nosuid - tmpfs tmpfs rw,size=1024k"
-    m = ctr.parse_mountinfo_line(line)
-    assert m.target == "/run/lab-03 dir" and m.type == "tmpfs"
-    assert m.option("size") == "1024k" and "nosuid" in m.options
-    assert m.lowerdirs == [] and m.upperdir == ""
 
 
 def test_mounts_at_picks_the_last_mount_on_a_point():

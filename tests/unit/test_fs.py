@@ -13,6 +13,7 @@ import pytest
 
 from labkit import config, fs
 from labkit.errors import BadInput, LabError
+from labkit.kernel import procfs
 
 
 def layer(*entries) -> tarfile.TarFile:
@@ -104,19 +105,21 @@ def test_apply_layer_wants_an_existing_root(tmp_path):
         fs.apply_layer(layer(("a", b"a")), tmp_path / "missing")
 
 
+# mountinfo itself is parsed in labkit.kernel.procfs (tests/unit/test_procfs.py).
 MOUNTINFO = """\
 27 1 254:0 / / rw,relatime - ext4 /dev/vda rw
+62 27 0:49 / /var/lib/x/merged rw,relatime - overlay overlay rw,lowerdir=/old,upperdir=/old-u,workdir=/old-w
 63 42 0:50 / /var/lib/x/merged rw,relatime shared:2 - overlay overlay rw,lowerdir=/l/A:/l/B,upperdir=/u,workdir=/w
 70 27 0:60 / /run/with\\040space rw - tmpfs tmpfs rw,size=4k
 """
 
 
-def test_mountinfo_lines_are_read_with_escapes_and_propagation():
-    ms = fs.mounts(MOUNTINFO)
-    assert [m.point for m in ms] == ["/", "/var/lib/x/merged", "/run/with space"]
-    ov = ms[1]
-    assert (ov.fstype, ov.propagation, ov.options) == ("overlay", "shared:2", "rw,relatime")
-    assert "lowerdir=/l/A:/l/B" in ov.super_options
+def test_overlay_at_reads_the_layers_of_the_last_overlay_mounted_there(monkeypatch):
+    monkeypatch.setattr(fs, "mounts", lambda: procfs.mounts(text=MOUNTINFO))
+    ov = fs.overlay_at("/var/lib/x/merged")
+    assert ov == fs.Overlay(Path("/var/lib/x/merged"), (Path("/l/A"), Path("/l/B")), Path("/u"), Path("/w"))
+    with pytest.raises(BadInput, match="No overlay"):
+        fs.overlay_at("/run/with space")             # mounted, but a tmpfs
 
 
 def test_overlay_options_list_lower_dirs_top_first():

@@ -1,5 +1,5 @@
-"""labkit.ns's pure parts: namespace links, mountinfo lines, id maps, flags, and arguments refused
-before anything is forked."""
+"""labkit.ns's pure parts: namespace links, id maps, flags, and arguments refused before anything
+is forked. (mountinfo lines: tests/unit/test_procfs.py.)"""
 from __future__ import annotations
 
 import os
@@ -36,24 +36,6 @@ def test_flags_that_are_not_clone_new_flags_are_refused(flags):
 def test_unknown_kinds_are_refused(kinds):
     with pytest.raises(BadInput):
         ns.flags_of(kinds)
-
-
-@pytest.mark.parametrize("line, point, fstype, propagation", [
-    ("36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue", "/mnt2", "ext3", "slave"),
-    ("27 1 254:0 / / rw,relatime - ext4 /dev/vda rw", "/", "ext4", "private"),
-    ("43 27 0:4 net:[4026532179] /run/netns/lab-07-a rw shared:3 - nsfs nsfs rw", "/run/netns/lab-07-a", "nsfs", "shared"),
-    ("50 27 0:5 / /x rw shared:4 master:2 - tmpfs tmpfs rw", "/x", "tmpfs", "shared+slave"),
-    ("51 27 0:6 / /y rw unbindable - tmpfs tmpfs rw", "/y", "tmpfs", "unbindable"),
-    (r"52 27 0:7 / /with\040space rw - tmpfs lab\040tmp rw", "/with space", "tmpfs", "private"),
-])
-def test_mountinfo_lines_give_point_type_and_propagation(line, point, fstype, propagation):
-    m = ns.parse_mountinfo(line)
-    assert (m.point, m.fstype, m.propagation) == (point, fstype, propagation)
-
-
-def test_a_broken_mountinfo_line_is_refused():
-    with pytest.raises(BadInput):
-        ns.parse_mountinfo("36 35 98:0 /mnt1 /mnt2 rw")
 
 
 def test_id_map_lines_are_checked_like_the_kernel_does():
@@ -136,3 +118,10 @@ BAD_CALLS = [
 def test_bad_arguments_are_refused_before_anything_happens(call):
     with pytest.raises(BadInput):
         call()
+
+
+def test_mounts_under_a_path_are_those_at_it_and_below():
+    assert [m.point for m in ns.mounts(os.getpid(), under="/")] == [m.point for m in ns.mounts()]
+    proc = [m.point for m in ns.mounts(under="/proc/")]
+    assert "/proc" in proc and all(p == "/proc" or p.startswith("/proc/") for p in proc)
+    assert ns.mounts(under="/pro") == []                 # a prefix of a name is not a directory above it

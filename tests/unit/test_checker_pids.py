@@ -1,0 +1,43 @@
+"""Checkers that take a pid read it through labkit.kernel.procfs: a pid that is gone gets "no process",
+a live one gets a hint about what it runs. (The wrong answers on the live lab: tests/unit/test_check.py.)"""
+from __future__ import annotations
+
+import os
+import subprocess
+from types import SimpleNamespace
+
+import pytest
+
+from labkit.exercises import by_hand, setup
+from labkit.exercises import cgroups as lesson_08
+from labkit.kernel import procfs
+
+
+@pytest.fixture(scope="module")
+def vanished() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()                            # reaped: /proc/<pid> is gone
+    return child.pid
+
+
+@pytest.fixture
+def lab_containerd(monkeypatch):
+    from labkit.engine import containerd
+
+    monkeypatch.setattr(containerd, "daemon", lambda: SimpleNamespace(pid=lambda: 1))
+
+
+def test_00_1_tells_a_vanished_pid_from_another_program(lab_containerd, vanished):
+    assert setup.containerd_pid(vanished).message.startswith(f"No process {vanished} exists now")
+    me = setup.containerd_pid(os.getpid())
+    assert not me.ok and f"runs {' '.join(procfs.cmdline())!r}" in me.message     # argv joined by spaces
+
+
+def test_08_2_tells_a_vanished_pid(vanished):
+    assert lesson_08.contained_by_hand(vanished).message.startswith(f"No process {vanished} is running")
+
+
+def test_10_1_reads_nspid_and_name_from_status(vanished):
+    assert by_hand.container_pid_one(vanished).message.startswith(f"No process {vanished} exists now")
+    me = by_hand.container_pid_one(os.getpid())
+    assert not me.ok and "No process" not in me.message       # this pid exists: the hint is about its NSpid
