@@ -32,18 +32,50 @@ BASE = "labkit/workshop-base"
 VENV = "/course/.venv"
 # Only in the workshop: a JupyterHub (KubeSpawner) starts each learner's server as jupyterhub-singleuser.
 EXTRA_PYTHON = ["jupyterhub>=4"]
-# dockerd inside the container loads its AppArmor profile when the host kernel has AppArmor on.
-EXTRA_DEBS = ["python3", "ca-certificates", "apparmor", "git"]
+# dockerd inside the container loads its AppArmor profile when the host kernel has AppArmor on; tini is
+# PID 1, reaping the orphans a container engine leaves (exited shims), which JupyterLab would not.
+EXTRA_DEBS = ["python3", "ca-certificates", "apparmor", "git", "tini"]
 # The lab images copy /bin/busybox into images: the workshop gets the very busybox-static this
 # machine has (Debian 12's), so its lab images, and the lessons' stored sizes and digests, are the same.
 PINNED_DEBS = ["busybox-static"]
 BUILD_STEPS = "2"                              # bump when the steps below change what they make
 
 
+def create(client, name: str, port: int, environment: dict[str, str], network: str | None = None):
+    """One learner's container, made (not started) on `client`'s dockerd: privileged, in a cgroup
+    namespace of its own, JupyterLab's port 8888 published on the host's 127.0.0.1:`port`.
+
+    Where that dockerd cannot grant every capability (a host that is itself a container, like this
+    course's CI machine, which lacks CAP_SYS_RESOURCE), `--privileged` fails ("runc create failed:
+    unable to apply caps"): dockerd asks for all of them. There the same privileges are given one by
+    one: what the bounding set allows, no seccomp or AppArmor profile, nothing of /proc or /sys masked
+    (the CLI's `--security-opt systempaths=unconfined`); the start script makes the read-only cgroup
+    mounts and /proc/sys writable.
+    """
+    from labkit import engine
+    from labkit.kernel import caps, procfs
+
+    dockerd = next(r.pid for r in engine.status().rows if r.name == "dockerd")
+    bounding = int(procfs.status(dockerd).get("CapBnd", "0"), 16)
+    lacking = [c for i, c in enumerate(caps.CAPS) if not bounding >> i & 1]
+    options: dict = {"privileged": True} if not lacking else {
+        # Docker 20.10 knows no capability newer than CAP_AUDIT_READ (Linux 5.8's PERFMON, BPF, ...).
+        "cap_add": [c for c in caps.CAPS[:caps.cap_value("CAP_AUDIT_READ") + 1] if c not in lacking],
+        "security_opt": ["seccomp=unconfined", "apparmor=unconfined"]}
+    host_config = client.api.create_host_config(cgroupns="private", port_bindings={8888: ("127.0.0.1", port)},
+                                                network_mode=network, **options)
+    if lacking:
+        host_config.update(MaskedPaths=[], ReadonlyPaths=[])
+    made = client.api.create_container(TAG, name=name, host_config=host_config, environment=environment,
+                                       ports=[8888], detach=True)
+    return client.containers.get(made["Id"])
+
+
 def debs() -> list[str]:
     """The Debian packages of the base: the lessons' own, and what the container needs besides."""
     lines = (REPO / "etc" / "debs" / "lessons").read_text().splitlines()
-    return sorted({ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")} | set(EXTRA_DEBS))
+    # "name?" is a package only some distributions have; Debian 13, the workshop's, has them all.
+    return sorted({ln.strip().rstrip("?") for ln in lines if ln.strip() and not ln.startswith("#")} | set(EXTRA_DEBS))
 
 
 def python_packages() -> list[str]:

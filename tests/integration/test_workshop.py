@@ -21,6 +21,9 @@ from tests.platforms import lessons
 
 pytestmark = pytest.mark.integration
 NAME = "lab-workshop"
+# The engine inside makes the lab's subnets (labkit.config) again: on the lab engine, the workshop
+# container sits on a network of its own, or its eth0 would already hold the inner bridge's subnet.
+NETWORK, SUBNET = "lab-workshop-net", "10.215.0.0/24"
 READY_TIMEOUT = 900          # `./lab open` inside: the engine, then the lab images built from images/
 
 
@@ -36,6 +39,8 @@ def get(url: str, timeout: float = 10) -> tuple[int, str]:
             return r.status, r.read().decode()
     except urllib.error.HTTPError as err:
         return err.code, ""
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return 0, ""            # not serving yet: docker-proxy accepts, then finds nothing behind it
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +54,13 @@ def learner(engine):
     client = docker_client(timeout=120)
     before = inventory.snapshot()
     port, token = free_port(), secrets.token_hex(16)
-    box = client.containers.run(workshop.TAG, name=NAME, detach=True, privileged=True, cgroupns="private",
-                                ports={"8888/tcp": ("127.0.0.1", port)}, environment={"JUPYTER_TOKEN": token})
+    import docker.types
+
+    ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=SUBNET)])
+    net = client.networks.create(NETWORK, driver="bridge", ipam=ipam)
+    box = workshop.create(client, NAME, port, {"JUPYTER_TOKEN": token}, network=NETWORK)
     try:
+        box.start()
         start = time.monotonic()
         url = f"http://127.0.0.1:{port}"
         while get(f"{url}/api/status?token={token}")[0] != 200:
@@ -63,6 +72,7 @@ def learner(engine):
         yield box, url, token
     finally:
         box.remove(force=True, v=True)          # and its anonymous volume: the engine's state inside
+        net.remove()
     assert residue(before) == {}
 
 
