@@ -13,7 +13,9 @@ import re
 from labkit.errors import BadInput
 
 # Every line is one fact; a read that fails (no /proc yet) leaves its value empty. No command writes
-# anything, and nothing runs in the background, so the counts do not depend on timing.
+# anything, and nothing runs in the background, so the counts do not depend on timing. The memory limit
+# is the process's own group's: at its path in the hierarchy (v1's memory.limit_in_bytes, v2's
+# memory.max), or at the mount's root where the runtime mounted only the container's group there.
 PROBE = r"""
 echo "hostname=$(hostname)"
 echo "pid of sh=$$"
@@ -22,8 +24,10 @@ echo "/ mounted=$(awk '$2 == "/" { o = $4 } END { print substr(o, 1, 2) }' /proc
 echo "mounts=$(echo $(cut -d' ' -f2 /proc/self/mounts))"
 set -- /proc/[0-9]*; [ -e "$1" ] && echo "processes=$#" || echo "processes="
 echo "net links=$(echo $(ip -o link | cut -d: -f2))"
-echo "cgroup=$( (grep -m1 ':memory:' /proc/self/cgroup || grep '^0::' /proc/self/cgroup) | cut -d: -f3)"
-echo "memory limit=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes || cat /sys/fs/cgroup/memory.max)"
+g=$( (grep -m1 ':memory:' /proc/self/cgroup || grep '^0::' /proc/self/cgroup) | cut -d: -f3)
+echo "cgroup=$g"
+m=/sys/fs/cgroup
+echo "memory limit=$(cat $m/memory$g/memory.limit_in_bytes $m$g/memory.max $m/memory/memory.limit_in_bytes 2>/dev/null | head -n1)"
 echo "CapBnd=$(grep CapBnd /proc/self/status | cut -f2)"
 echo "CapEff=$(grep CapEff /proc/self/status | cut -f2)"
 echo "NoNewPrivs=$(grep NoNewPrivs /proc/self/status | cut -f2)"
@@ -35,6 +39,9 @@ KEYS = ("hostname", "pid of sh", "/", "/ mounted", "mounts", "processes", "net l
         "CapBnd", "CapEff", "NoNewPrivs", "uid map", "/proc/keys")
 FROM_PROC = {"/ mounted", "mounts", "processes", "cgroup", "CapBnd", "CapEff", "NoNewPrivs", "uid map", "/proc/keys"}
 HOST = "the host's"
+# Masked and read-only paths runc mounts over only where the kernel has them (/proc/kcore needs
+# CONFIG_PROC_KCORE; a host that is itself a container may hide /proc/sysrq-trigger).
+VARYING_MOUNTS = {"/proc/kcore", "/proc/sysrq-trigger"}
 LITERAL = {"/ mounted"}            # facts shown as they are, even when the host's are the same
 _LINE = re.compile(r"^([^=]+)=(.*)$")
 
@@ -91,6 +98,10 @@ def _normal(key: str, value: str, host: dict[str, str]) -> str:
         return value if value == "1" else "a host pid"
     if key == "/proc/keys":
         return "empty" if value.startswith("0 ") else "readable"
+    if key == "memory limit" and value.isdigit() and int(value) >= 1 << 62:
+        return "max"                # v1's "no limit" is the largest page multiple; v2 writes "max"
+    if key == "mounts":             # these exist only on some kernels and hosts: the list omits them
+        return " ".join(p for p in value.split() if p not in VARYING_MOUNTS)
     if key == "processes" and value.isdigit() and host.get(key, "").isdigit():
         return "many" if int(value) > int(host[key]) // 2 else value
     if key == "net links":          # a new network namespace shares no interface with the host, but lo's name

@@ -45,11 +45,25 @@ MASKED_PATHS = ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/pro
 READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 
 
+def default_namespaces() -> tuple[str, ...]:
+    """The namespaces of `runc spec`'s template: runc adds a cgroup namespace on a cgroup v2 host only
+    (libcontainer/specconv.Example)."""
+    from labkit import cgroups
+
+    base = ("pid", "network", "ipc", "uts", "mount")
+    return base + ("cgroup",) if cgroups.mode() == "v2" else base
+
+
 def config(args: list[str], *, hostname: str = "lab", cgroups_path: str | None = None, readonly: bool = False,
            terminal: bool = False, env: list[str] | None = None, cwd: str = "/",
-           namespaces: tuple[str, ...] = ("pid", "network", "ipc", "uts", "mount"),
+           namespaces: tuple[str, ...] | None = None,
            hooks: dict[str, list[dict]] | None = None, mounts: list[dict] | None = None) -> dict:
-    """A config.json for a container running `args` in the bundle's ./rootfs, as a dict."""
+    """A config.json for a container running `args` in the bundle's ./rootfs, as a dict.
+
+    `namespaces` defaults to `runc spec`'s: pid, network, ipc, uts, mount, and cgroup on a cgroup v2 host.
+    """
+    if namespaces is None:
+        namespaces = default_namespaces()
     cfg: dict[str, Any] = {
         "ociVersion": OCI_VERSION,
         "process": {

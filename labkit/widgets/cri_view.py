@@ -111,8 +111,19 @@ class PodAnatomy:
         rows = [head]
         for ns in NAMESPACES:
             cells = " ".join(f"{p.ns[ns]:<{width}}" for p in self.procs)
-            rows.append(f"{ns:<10} {self.host[ns]:<{width}} {cells}  {_SAY[self.verdict(ns)]}")
+            rows.append(f"{ns:<10} {self.host[ns]:<{width}} {cells}  {self._say(ns)}")
         return "\n".join(rows)
+
+    def _say(self, ns: str) -> str:
+        # containerd gives each container a cgroup namespace on a cgroup v2 node only: the row states
+        # that rule, checked on this node, so it reads the same on every node that follows it.
+        if ns != "cgroup":
+            return _SAY[self.verdict(ns)]
+        from labkit import cgroups
+
+        expected = "own" if cgroups.mode() == "v2" else "host"
+        verdict = self.verdict(ns)
+        return CGROUP_RULE if verdict == expected else f"{_SAY[verdict]} (not the rule: {CGROUP_RULE})"
 
     def graph(self) -> graphviz.Digraph:
         """The pod drawn: shim, pause and containers, the namespaces they share, the pod's network."""
@@ -149,6 +160,7 @@ class PodAnatomy:
 
 
 _SAY = {"host": "the node's own", "pod": "one for the whole pod", "own": "one per process", "mixed": "mixed"}
+CGROUP_RULE = "one per process on cgroup v2, else the node's"
 
 
 def _proc(role: str, pid: int) -> Proc:
