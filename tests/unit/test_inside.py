@@ -61,3 +61,15 @@ def test_bad_input():
 def test_the_probe_prints_every_key():
     for key in inside.KEYS:
         assert f'"{key}=' in inside.PROBE, key
+
+
+def test_no_limit_reads_the_same_on_v1_and_v2():
+    v2_host = {**HOST, "memory limit": "max"}
+    assert inside.summarise({**HOST, "memory limit": "max"}, HOST)["memory limit"] == inside.HOST
+    assert inside.summarise(HOST, v2_host)["memory limit"] == inside.HOST
+    assert inside.summarise({**HOST, "memory limit": "67108864"}, v2_host)["memory limit"] == "67108864"
+
+
+def test_mount_points_only_some_kernels_have_are_left_out():
+    box = {**HOST, "/": "bin dev etc proc sys", "mounts": "/ /proc /proc/kcore /proc/keys /proc/sysrq-trigger"}
+    assert inside.summarise(box, HOST)["mounts"] == "/ /proc /proc/keys"
