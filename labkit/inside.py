@@ -78,8 +78,6 @@ def summarise(seen: dict[str, str], host: dict[str, str], root: str | os.PathLik
         value = seen[key]
         if value == "":
             out[key] = "(not readable)" if key == "memory limit" else "(no /proc)" if key in FROM_PROC else "(none)"
-        elif key == "cgroup" and value == "/":
-            out[key] = value       # the root of a cgroup namespace of its own, even where the host's reads "/" too
         elif key == "mounts" and on_host_root:
             extra = [p for p in value.split() if root is not None and _below(p, os.fspath(root))]
             out[key] = HOST + (f" + {len(extra)} under the new root" if extra else "")
