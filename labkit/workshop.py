@@ -11,8 +11,10 @@ it, JupyterLab on port 8888.
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -81,10 +83,10 @@ def debs() -> list[str]:
 def python_packages() -> list[str]:
     """The venv's packages: pyproject.toml's dependencies, setuptools (the course installs
     editable, offline, at image build), and the workshop's extras."""
-    import tomllib          # 3.11+: the workshop is built where ./lab runs, on the system's python3
-
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())
-    return [*project["project"]["dependencies"], "setuptools>=61", *EXTRA_PYTHON]
+    # tomllib is 3.11+, and labkit runs on 3.10: the one array of strings this needs reads as a literal.
+    text = (REPO / "pyproject.toml").read_text()
+    dependencies = ast.literal_eval(re.search(r"^dependencies = (\[.*?^\])", text, re.M | re.S).group(1))
+    return [*dependencies, "setuptools>=61", *EXTRA_PYTHON]
 
 
 def pinned_versions() -> dict[str, str]:
