@@ -406,6 +406,7 @@ def remove_namespace(namespace: str) -> list[str]:
     gone: list[str] = []
     if namespace in {n.name for n in namespaces()}:
         gone += _empty_and_remove(namespace)
+    gone += [f"shim {pid}" for pid in _stop_stray_shims(namespace)]
     # runc made a group per hierarchy (v1 controllers, the v2 mount of a hybrid machine, or the one
     # v2 tree), and the shim's runc root stays as an empty directory. All may also be left from an
     # earlier removal that did not know about them.
@@ -418,6 +419,32 @@ def remove_namespace(namespace: str) -> list[str]:
     except OSError:
         pass
     return gone
+
+
+def _stop_stray_shims(namespace: str, grace: float = 2.0) -> list[int]:
+    """Shims of `namespace` still alive once its tasks are gone; killed after `grace` s.
+
+    A lesson killed during `ctr run` can leave a shim that was still starting when the tasks were
+    listed: it serves no task, and would live on. Its command line names the namespace.
+    """
+    import os
+    import signal
+    import time
+
+    def strays() -> list[int]:
+        return [int(p) for p in filter(str.isdigit, os.listdir("/proc"))
+                if (argv := procfs.cmdline(p)) and argv[0].endswith("containerd-shim-runc-v2")
+                and "-namespace" in argv and argv[argv.index("-namespace") + 1:][:1] == [namespace]]
+
+    deadline = time.monotonic() + grace
+    while (left := strays()) and time.monotonic() < deadline:
+        time.sleep(0.1)            # a shim whose last task was deleted exits by itself
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return left
 
 
 def _empty_and_remove(namespace: str) -> list[str]:
