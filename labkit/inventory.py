@@ -120,9 +120,9 @@ def interfaces() -> set[str]:
 def processes() -> set[str]:
     """'pid command' of every live user-space process (kernel threads and zombies left out)."""
     found = set()
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        argv = procfs.cmdline(int(pid))          # [] for kernel threads, and for a process that is gone
-        if argv and procfs.alive(int(pid)):
+    for pid in procfs.pids():
+        argv = procfs.cmdline(pid)               # [] for kernel threads, and for a process that is gone
+        if argv and procfs.alive(pid):
             found.add(f"{pid} {argv[0]}")
     return found
 
@@ -139,7 +139,7 @@ def socket_holders(inodes: set[int] | set[str]) -> dict[int, set[int]]:
     """pid -> the socket inodes among `inodes` it holds open, read from /proc/PID/fd."""
     wanted = {f"socket:[{inode}]": int(inode) for inode in inodes}
     held: dict[int, set[int]] = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
+    for pid in procfs.pids():
         try:
             fds = os.listdir(f"/proc/{pid}/fd")
         except OSError:
@@ -150,7 +150,7 @@ def socket_holders(inodes: set[int] | set[str]) -> dict[int, set[int]]:
             except OSError:
                 continue
             if target in wanted:
-                held.setdefault(int(pid), set()).add(wanted[target])
+                held.setdefault(pid, set()).add(wanted[target])
     return held
 
 
@@ -158,7 +158,7 @@ def lab_owned_pids(lesson: str | None = None) -> list[int]:
     """Processes a lesson spawned: they carry LABKIT_LESSON=NN in their environment."""
     wanted = "" if lesson is None else f"{int(lesson):02d}"
     pids = []
-    for pid in map(int, filter(str.isdigit, os.listdir("/proc"))):
+    for pid in procfs.pids():
         mark = procfs.environ(pid).get(config.OWNER_ENV)     # {} once the process is gone
         if mark is not None and mark.startswith(wanted) and pid != os.getpid():
             pids.append(pid)

@@ -39,10 +39,7 @@ class Daemon:
         Found by its exact command line (the lab's config path makes it unique), not a pid
         file: a file can go stale, the process table cannot.
         """
-        for entry in os.listdir("/proc"):
-            if entry.isdigit() and self._is_ours(int(entry)):
-                return int(entry)
-        return None
+        return next((pid for pid in procfs.pids() if self._is_ours(pid)), None)
 
     def _is_ours(self, pid: int) -> bool:
         return procfs.cmdline(pid) == self.argv and procfs.alive(pid)

@@ -158,6 +158,11 @@ def parse_stat(text: str) -> list[str]:
     return [pid.strip(), comm, *tail.split()] if paren and close else []
 
 
+def pids() -> list[int]:
+    """Every process /proc shows now (some may be gone by the time they are read)."""
+    return [int(entry) for entry in os.listdir(PROC) if entry.isdigit()]
+
+
 def cmdline(pid: int | str = "self") -> list[str]:
     """A process's argv ([] when it is gone, and for kernel threads and zombies)."""
     try:
