@@ -421,6 +421,19 @@ def remove_namespace(namespace: str) -> list[str]:
     return gone
 
 
+def shims(namespace: str | None = None) -> list[int]:
+    """Pids of the lab containerd's shims (of `namespace` only, when given), read from their command
+    lines: `containerd-shim-runc-v2 -namespace NS -id ID -address SOCKET`."""
+    found = []
+    for pid in procfs.pids():
+        argv = procfs.cmdline(pid)                 # [] once it is gone
+        if not argv or not Path(argv[0]).name.startswith("containerd-shim"):
+            continue
+        if any(str(ADDRESS) in arg for arg in argv) and (namespace is None or _flag(argv, "-namespace") == namespace):
+            found.append(pid)
+    return found
+
+
 def _stop_stray_shims(namespace: str, grace: float = 2.0) -> list[int]:
     """Shims of `namespace` still alive once its tasks are gone; killed after `grace` s.
 
@@ -431,13 +444,8 @@ def _stop_stray_shims(namespace: str, grace: float = 2.0) -> list[int]:
     import signal
     import time
 
-    def strays() -> list[int]:
-        return [int(p) for p in filter(str.isdigit, os.listdir("/proc"))
-                if (argv := procfs.cmdline(p)) and argv[0].endswith("containerd-shim-runc-v2")
-                and "-namespace" in argv and argv[argv.index("-namespace") + 1:][:1] == [namespace]]
-
     deadline = time.monotonic() + grace
-    while (left := strays()) and time.monotonic() < deadline:
+    while (left := shims(namespace)) and time.monotonic() < deadline:
         time.sleep(0.1)            # a shim whose last task was deleted exits by itself
     for pid in left:
         try:

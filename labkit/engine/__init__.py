@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -15,7 +16,6 @@ from labkit import config
 from labkit.engine import containerd, dockerd, registry
 from labkit.engine.daemon import Daemon, differs, engine_lock, write_configs
 from labkit.errors import LabError
-from labkit.kernel import procfs
 
 if TYPE_CHECKING:
     import docker     # imported when a client is made: `import labkit` stays lean
@@ -261,12 +261,13 @@ def _kill_containers() -> None:
 
 def _kill_shims() -> None:
     # A shim outlives containerd by design (lesson 03); down must not leave one behind.
-    needle = str(config.CONTAINERD_SOCK)
-    for pid in map(int, filter(str.isdigit, os.listdir("/proc"))):
-        argv = procfs.cmdline(pid)                 # [] once it is gone
-        if argv and argv[0].startswith(("/usr/bin/containerd-shim", "containerd-shim")):
-            if any(needle in arg for arg in argv):
-                os.kill(pid, 9)
+    from labkit import containerd as ctr       # the ctr-facing module, not the engine part above
+
+    for pid in ctr.shims():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def _unmount_under(*roots: str) -> None:
