@@ -198,7 +198,8 @@ def _processes(lesson: str | None) -> list[str]:
 
 def _cgroups(prefix: str) -> list[str]:
     names = owned.marked("cgroup", prefix)
-    groups = [(fstype, d) for point, fstype, _ in cg.mounts() for name in names
+    hierarchies = cg.mounts()
+    groups = [(fstype, d) for point, fstype, _ in hierarchies for name in names
               for d in _tree(os.path.join(point, name))]
     # Thaw everywhere first: on v1 the freezer is its own hierarchy, and a frozen task holds
     # its memory and cpu directories too until it can act on SIGKILL.
@@ -213,7 +214,7 @@ def _cgroups(prefix: str) -> list[str]:
         except OSError:
             pass
     for name in names:
-        if not any(os.path.isdir(os.path.join(point, name)) for point, _, _ in cg.mounts()):
+        if not any(os.path.isdir(os.path.join(point, name)) for point, _, _ in hierarchies):
             owned.unmark("cgroup", name)
     return removed
 
@@ -265,15 +266,21 @@ def _mounts(prefix: str) -> list[str]:
     return points
 
 
-def _netns(prefix: str) -> list[str]:
-    marked = owned.marked("netns", prefix)
-    names = sorted(marked & inventory.netns())
+def _remove_marked(kind: str, prefix: str, present: Callable[[], set[str]], delete: list[str]) -> list[str]:
+    """Delete (`delete` + name) each marked `kind` that is present; forget the marks of what is
+    gone; return only what really went."""
+    marked = owned.marked(kind, prefix)
+    names = sorted(marked & present())
     for name in names:
-        _quiet(["ip", "netns", "delete", name])
-    left = inventory.netns()
+        _quiet([*delete, name])
+    left = present()
     for name in marked - left:
-        owned.unmark("netns", name)
-    names = [n for n in names if n not in left]       # only what is really gone
+        owned.unmark(kind, name)
+    return [n for n in names if n not in left]
+
+
+def _netns(prefix: str) -> list[str]:
+    names = _remove_marked("netns", prefix, inventory.netns, ["ip", "netns", "delete"])
     # The first `ip netns add` bind-mounts /run/netns onto itself; undo that once it is empty.
     if "/run/netns" in inventory.mounts() and not inventory.netns():
         _quiet(["umount", "/run/netns"])
@@ -281,14 +288,7 @@ def _netns(prefix: str) -> list[str]:
 
 
 def _interfaces(prefix: str) -> list[str]:
-    marked = owned.marked("interface", prefix)
-    names = sorted(marked & inventory.interfaces())
-    for name in names:
-        _quiet(["ip", "link", "delete", name])
-    left = inventory.interfaces()
-    for name in marked - left:
-        owned.unmark("interface", name)
-    return [n for n in names if n not in left]
+    return _remove_marked("interface", prefix, inventory.interfaces, ["ip", "link", "delete"])
 
 
 def _scratch(prefix: str) -> list[str]:
