@@ -27,7 +27,6 @@ from labkit.errors import LabError
 SUITE = "trixie"                               # Debian 13
 MIRROR = "http://deb.debian.org/debian"
 REPO = Path(__file__).resolve().parents[1]
-CONTEXT = REPO / "images" / "workshop"
 STATE = Path("/var/lib/labkit-workshop")      # where the Debian root is made, then imported
 TAG = "labkit/workshop"
 BASE = "labkit/workshop-base"
@@ -54,11 +53,10 @@ def create(client, name: str, port: int, environment: dict[str, str], network: s
     (the CLI's `--security-opt systempaths=unconfined`); the start script makes the read-only cgroup
     mounts and /proc/sys writable.
     """
-    from labkit import engine
+    from labkit.engine import dockerd
     from labkit.kernel import caps, procfs
 
-    dockerd = next(r.pid for r in engine.status().rows if r.name == "dockerd")
-    bounding = int(procfs.status(dockerd).get("CapBnd", "0"), 16)
+    bounding = int(procfs.status(dockerd.daemon().pid()).get("CapBnd", "0"), 16)
     lacking = [c for i, c in enumerate(caps.CAPS) if not bounding >> i & 1]
     options: dict = {"privileged": True} if not lacking else {
         # Docker 20.10 knows no capability newer than CAP_AUDIT_READ (Linux 5.8's PERFMON, BPF, ...).
