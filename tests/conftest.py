@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import time
 from pathlib import Path
 
@@ -100,3 +101,10 @@ def _lab_shim_ancestor(pid: str, socket: bytes) -> bool:
         if b"containerd-shim" in cmd.split(b"\0")[0] and socket in cmd:
             return True
     return False
+
+
+def free_port() -> int:
+    """A TCP port nothing on 127.0.0.1 listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

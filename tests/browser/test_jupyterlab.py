@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -29,7 +30,7 @@ def lab_url(tmp_path_factory):
     bindir = Path(sys.executable).parent
     subprocess.run([bindir / "jupyter", "trust", *map(str, (ROOT / "notebooks").glob("*.ipynb"))],
                    check=True, capture_output=True)
-    port, token = _free_port(), secrets.token_hex(12)
+    port, token = free_port(), secrets.token_hex(12)
     home = tmp_path_factory.mktemp("jupyter")
     log = open(home / "server.log", "w")
     # Settings, workspaces and config of the test's own: a learner's saved workspace (notebooks
@@ -70,12 +71,6 @@ def test_lesson_00_shows_its_stored_outputs(lab_url, tmp_path):
     assert src.startswith("data:image/svg+xml"), "the course map is drawn, not shown as text"
     assert tables >= 2, "the doctor and engine tables render as HTML"
     assert "Digraph at 0x" not in text
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_for(url: str, timeout: float = 60) -> None:

@@ -11,14 +11,13 @@ every lesson under nbval strict with the residue check (tests.platforms.lessons)
 from __future__ import annotations
 
 import re
-import shlex
 import sys
 from pathlib import Path
 
 import pytest
 
 from tests.platforms import lessons
-from tests.vm import Guest, initramfs, qemu_missing
+from tests.vm import Guest, initramfs, lab_job_prelude, qemu_missing
 
 pytestmark = pytest.mark.integration
 
@@ -40,10 +39,8 @@ def job() -> str:
     """The guest's script: what `./lab test` does after its installs, on the integration tests."""
     skips = " ".join(f"--ignore={s}" for s in GUEST_SKIPS)
     return "\n".join([
-        f"cd {shlex.quote(str(REPO))}",
-        f"export PYTHONDONTWRITEBYTECODE=1 LABKIT_EXPECT_CGROUP=v2 PATH={shlex.quote(str(VENV))}:/usr/sbin:/usr/bin:/sbin:/bin",
+        *lab_job_prelude(REPO, VENV, env="LABKIT_EXPECT_CGROUP=v2"),
         f'echo "{MARK} pid1 $(cat /proc/1/comm), /sys/fs/cgroup is $(stat -fc %T /sys/fs/cgroup)"',
-        "mkdir -p /var/lib/labkit && mount -t tmpfs -o size=3G labkit /var/lib/labkit",
         f'labkit up >/dev/null && labkit images build >/dev/null && echo "{MARK} engine up"',
         f"python -m pytest -p no:cacheprovider -q --color=no -rA --tb=short tests/integration {skips} 2>&1",
         f'echo "{MARK} pytest exit $?"',

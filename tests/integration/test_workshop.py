@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import socket
 import sys
 import time
 import urllib.error
@@ -17,7 +16,7 @@ import urllib.request
 import pytest
 
 from labkit import config, inventory, workshop
-from tests.conftest import residue
+from tests.conftest import free_port, residue
 from tests.platforms import lessons
 
 pytestmark = pytest.mark.integration
@@ -28,15 +27,13 @@ NETWORK, SUBNET = "lab-workshop-net", "10.215.0.0/24"
 READY_TIMEOUT = 900          # `./lab open` inside: the engine, then the lab images built from images/
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# Straight to 127.0.0.1, whatever proxy the environment names (as the browser test does).
+DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def get(url: str, timeout: float = 10) -> tuple[int, str]:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
+        with DIRECT.open(url, timeout=timeout) as r:
             return r.status, r.read().decode()
     except urllib.error.HTTPError as err:
         return err.code, ""

@@ -14,7 +14,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from tests.vm import Guest, initramfs
+from tests.vm import Guest, initramfs, lab_job_prelude
 
 REPO = Path(__file__).resolve().parents[2]
 VENV = Path(sys.executable).parent
@@ -24,9 +24,7 @@ MARK = "LABKIT-RECORD"
 def job(lessons: list[str]) -> str:
     files = " ".join(shlex.quote(f"notebooks/{p.name}") for p in paths(lessons))
     return "\n".join([
-        f"cd {shlex.quote(str(REPO))}",
-        f"export PYTHONDONTWRITEBYTECODE=1 PATH={shlex.quote(str(VENV))}:/usr/sbin:/usr/bin:/sbin:/bin",
-        "mkdir -p /var/lib/labkit && mount -t tmpfs -o size=3G labkit /var/lib/labkit",
+        *lab_job_prelude(REPO, VENV),
         "labkit up >/dev/null && labkit images build >/dev/null",
         f"labkit course run {' '.join(lessons)} > /tmp/run.log 2>&1; echo \"{MARK}-EXIT $?\"; "
         "grep -v '^  File \\|^    ' /tmp/run.log | tail -n 60",
