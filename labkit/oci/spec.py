@@ -234,7 +234,8 @@ def write_bundle(bundle: str | os.PathLike, cfg: dict) -> Path:
 
 
 def rootfs_from_image(image: str, dest: str | os.PathLike, lesson: str | None = None) -> Path:
-    """Fill the empty directory `dest` with the files of lab image `image` (create a container, export it)."""
+    """Fill the empty directory `dest` with the files of lab image `image`: create a container, copy
+    its "/." out (`docker cp CONTAINER:/. -`), remove it."""
     from contextlib import closing
 
     from labkit.engine import docker_client, docker_errors
@@ -257,12 +258,15 @@ def rootfs_from_image(image: str, dest: str | os.PathLike, lesson: str | None = 
         created = not dest.exists()
         try:
             dest.mkdir(parents=True, exist_ok=True)
+            # Not `docker export`: Docker 26 leaves the exported container's overlay mounted after
+            # `docker rm` (moby/moby#48516); the archive endpoint unmounts it. "/." names members "./bin", ...
             try:
-                err = _untar(client.api.export(cid), dest)
+                stream, _ = client.api.get_archive(cid, "/.")
+                err = _untar(stream, dest)
             except docker_errors() as failed:
                 err = _daemon_says(failed)
             if err:
-                raise LabError(f"Exporting {image} into {dest} failed", err, "Check `labkit status`")
+                raise LabError(f"Copying the files of {image} into {dest} failed", err, "Check `labkit status`")
         except BaseException:
             # Nothing half-made: the partial rootfs goes (and the directory too, if this call made it).
             if created:
@@ -276,7 +280,7 @@ def rootfs_from_image(image: str, dest: str | os.PathLike, lesson: str | None = 
                 client.api.remove_container(cid, force=True)
             except docker_errors():
                 pass        # as `docker rm` did: a leftover carries a lab name, `labkit clean` takes it
-    # Docker's export carries the files its container init made (.dockerenv); a bundle does not need them.
+    # A container's files include the marker Docker made in it (.dockerenv); a bundle does not need it.
     (dest / ".dockerenv").unlink(missing_ok=True)
     return dest
 

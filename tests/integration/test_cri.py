@@ -12,6 +12,7 @@ from labkit import config, cri_log
 from labkit.check import check
 from labkit.cri import CRI, LOG_ROOT, exec_request, pb, pod_config
 from labkit.errors import LabError
+from labkit.oci.spec import rootfs_from_image
 from labkit.widgets.cri_view import anatomy
 from tests.conftest import residue
 
@@ -177,21 +178,15 @@ def test_a_node_network_pod_must_not_set_a_hostname(cri):
 @pytest.mark.skipif(shutil.which("conmon") is None, reason="conmon is not installed (Debian package conmon)")
 def test_conmon_writes_the_same_log_format(engine, tmp_path):
     bundle = config.SCRATCH / "lab-04-itest-conmon"
-    (bundle / "rootfs").mkdir(parents=True, exist_ok=True)
-    docker = ["docker", "-H", config.DOCKER_HOST]
+    shutil.rmtree(bundle, ignore_errors=True)
     try:
-        made = subprocess.run([*docker, "create", "--pull", "never", "labkit/busybox"], capture_output=True,
-                              text=True, check=True).stdout.strip()
-        export = subprocess.Popen([*docker, "export", made], stdout=subprocess.PIPE)
-        subprocess.run(["tar", "-C", str(bundle / "rootfs"), "-x"], stdin=export.stdout, check=True)
-        export.wait()
-        subprocess.run([*docker, "rm", made], capture_output=True, check=True)
+        rootfs_from_image("labkit/busybox", bundle / "rootfs", lesson="04")
         subprocess.run(["runc", "spec", "--bundle", str(bundle)], check=True)
         import json
 
-        spec = json.loads((bundle / "config.json").read_text())
-        spec["process"].update(terminal=False, args=["sh", "-c", "echo out; echo err >&2"])
-        (bundle / "config.json").write_text(json.dumps(spec))
+        cfg = json.loads((bundle / "config.json").read_text())
+        cfg["process"].update(terminal=False, args=["sh", "-c", "echo out; echo err >&2"])
+        (bundle / "config.json").write_text(json.dumps(cfg))
         (bundle / "exits").mkdir()
         cid = "lab-04-itest-conmon"
         runc = ["runc", "--root", str(config.RUNC_ROOT)]

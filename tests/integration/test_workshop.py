@@ -6,7 +6,6 @@ run by the engine inside, and every lesson passing nbval strict there with nothi
 from __future__ import annotations
 
 import json
-import re
 import secrets
 import sys
 import time
@@ -126,11 +125,5 @@ def test_every_lesson_passes_inside_and_leaves_nothing(learner):
     status, left = lessons.read(out)
     tail = out[-6000:]
     assert status == 0, tail
-    # Known and open (issue 7): in the workshop, Docker 26 keeps the overlay2 mount of a container that
-    # lessons 04 and 06 removed (its layer stays in layerdb/mounts, the container is gone). Only that is
-    # let through, and only in this form; anything else the lessons leave fails.
-    leaked = [m for m in left.pop("mounts", []) if not re.fullmatch(r"/var/lib/labkit/docker/overlay2/[0-9a-f]{64}/merged", m)]
-    if leaked:
-        left["mounts"] = leaked
     assert left == {}, f"the lessons left this behind in the workshop: {left}"
     print(f"workshop lessons: {out.strip().splitlines()[-3]} ({time.monotonic() - start:.0f} s)", file=sys.stderr)

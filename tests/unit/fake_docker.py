@@ -19,7 +19,7 @@ class Engine:
         self.containers = containers or {}      # name -> {"State": {...}}
         self.images = images or []              # /images/json entries, plus "Labels"
         self.refuse: set[str] = set()           # names or refs dockerd answers 409 for
-        self.exports: dict[str, list] = {}      # image -> the tar chunks (or an error) its containers export
+        self.archives: dict[str, list] = {}     # image -> the tar chunks (or an error) of its containers' "/."
         self.down = False                       # every call fails as on a dead socket
         self.calls: list[tuple] = []
 
@@ -31,7 +31,7 @@ class Engine:
     def _make_client(self) -> docker.DockerClient:
         api = mock.create_autospec(docker.APIClient, instance=True)
         for name in ("containers", "inspect_container", "remove_container", "images", "remove_image", "prune_images",
-                     "create_container", "export", "inspect_image", "get_image"):
+                     "create_container", "get_archive", "inspect_image", "get_image"):
             getattr(api, name).side_effect = self._answering(getattr(self, f"_{name}"))
         client = docker.DockerClient.__new__(docker.DockerClient)
         client.api = api
@@ -64,17 +64,20 @@ class Engine:
         return next((n for n, c in self.containers.items() if c.get("Id") == ref), ref)
 
     def _create_container(self, image, name=None, **_):
-        if image not in self.exports:
+        if image not in self.archives:
             raise docker.errors.ImageNotFound("404", explanation=f"No such image: {image}")
         self.containers[name] = {"Id": f"id-{name}", "Image": image, "State": {"Status": "created", "Pid": 0}}
         return {"Id": f"id-{name}", "Warnings": []}
 
-    def _export(self, container, chunk_size=None):
+    def _get_archive(self, container, path, chunk_size=None, encode_stream=False):
         image = self.containers[self._by_id(container)]["Image"]
-        for chunk in self.exports[image]:
-            if isinstance(chunk, Exception):
-                raise chunk
-            yield chunk
+
+        def chunks():
+            for chunk in self.archives[image]:
+                if isinstance(chunk, Exception):
+                    raise chunk
+                yield chunk
+        return chunks(), {"name": path}
 
     def _images(self, name=None, quiet=False, all=False, filters=None):
         found = [i for i in self.images if self._matches(i, filters or {})]

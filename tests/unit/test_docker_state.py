@@ -173,7 +173,7 @@ def test_lesson_03_finds_dockers_container_only_while_it_runs(dockerd):
     assert ex._docker_id() is None
 
 
-# --- oci.spec.rootfs_from_image: create, export, remove --------------------------------------
+# --- oci.spec.rootfs_from_image: create, copy "/." out, remove --------------------------------------
 
 def tar_of(files: dict[str, bytes]) -> bytes:
     import io
@@ -188,11 +188,11 @@ def tar_of(files: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-def test_rootfs_from_image_unpacks_the_export_and_removes_its_container(dockerd, tmp_path):
+def test_rootfs_from_image_unpacks_the_copy_and_removes_its_container(dockerd, tmp_path):
     from labkit.oci import spec
 
-    whole = tar_of({"bin/busybox": b"\x7fELF", ".dockerenv": b"", "etc/hostname": b"x\n"})
-    dockerd.exports = {"labkit/busybox": [whole[:700], whole[700:]]}
+    whole = tar_of({"./bin/busybox": b"\x7fELF", "./.dockerenv": b"", "./etc/hostname": b"x\n"})
+    dockerd.archives = {"labkit/busybox": [whole[:700], whole[700:]]}
     dest = spec.rootfs_from_image("labkit/busybox", tmp_path / "rootfs", lesson="06")
     assert (dest / "bin" / "busybox").read_bytes() == b"\x7fELF"
     assert not (dest / ".dockerenv").exists()
@@ -207,26 +207,26 @@ def test_rootfs_from_a_missing_image_says_so_and_makes_nothing(dockerd, tmp_path
     with pytest.raises(LabError, match="Cannot make a container of labkit/nope: No such image: labkit/nope"):
         spec.rootfs_from_image("labkit/nope", tmp_path / "rootfs")
     assert not (tmp_path / "rootfs").exists()
-    dockerd.exports, dockerd.down = {"labkit/busybox": [b""]}, True
+    dockerd.archives, dockerd.down = {"labkit/busybox": [b""]}, True
     with pytest.raises(LabError, match="Cannot make a container of labkit/busybox"):
         spec.rootfs_from_image("labkit/busybox", tmp_path / "rootfs")
 
 
-def test_a_failed_export_leaves_no_rootfs_and_no_container(dockerd, tmp_path):
+def test_a_failed_copy_leaves_no_rootfs_and_no_container(dockerd, tmp_path):
     import docker
 
     from labkit.oci import spec
 
     whole = tar_of({"bin/busybox": b"\x7fELF" * 1000})
-    dockerd.exports = {"labkit/busybox": [whole[:1024], docker.errors.APIError("500", explanation="export broke")]}
-    with pytest.raises(LabError, match="Exporting labkit/busybox into .* failed: export broke"):
+    dockerd.archives = {"labkit/busybox": [whole[:1024], docker.errors.APIError("500", explanation="copy broke")]}
+    with pytest.raises(LabError, match="Copying the files of labkit/busybox into .* failed: copy broke"):
         spec.rootfs_from_image("labkit/busybox", tmp_path / "rootfs")
     assert not (tmp_path / "rootfs").exists() and dockerd.containers == {}
 
     kept = tmp_path / "kept"
     kept.mkdir()
-    dockerd.exports = {"labkit/busybox": [b"not a tar" * 100]}          # tar itself fails
-    with pytest.raises(LabError, match="Exporting labkit/busybox"):
+    dockerd.archives = {"labkit/busybox": [b"not a tar" * 100]}          # tar itself fails
+    with pytest.raises(LabError, match="Copying the files of labkit/busybox"):
         spec.rootfs_from_image("labkit/busybox", kept)
     assert kept.is_dir() and not any(kept.iterdir()) and dockerd.containers == {}
 
