@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import time
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -68,12 +69,15 @@ def pod_config(name: str, namespace: str = "lab", host_network: bool = False,
     mode = pb.NamespaceOption(network=pb.NODE if host_network else pb.POD, ipc=pb.POD,
                               pid=pb.POD if share_pid else pb.CONTAINER)
     return pb.PodSandboxConfig(
-        metadata=pb.PodSandboxMetadata(name=full, namespace=namespace, uid=f"{namespace}-{full}", attempt=0),
+        # The kubelet sends the Pod object's uid, a UUID; the lab's is derived from the name so it is the
+        # same on every run and machine.
+        metadata=pb.PodSandboxMetadata(name=full, namespace=namespace, attempt=0,
+                                       uid=str(uuid.uuid5(uuid.NAMESPACE_URL, f"labkit:{namespace}/{full}"))),
         # With the node's network namespace the pod shares the node's UTS namespace too:
         # runc refuses to set a hostname there ("unable to set hostname without a private UTS namespace").
         hostname="" if host_network else full,
         log_directory=str(LOG_ROOT / full),
-        labels={config.LABEL: lesson or "1"},
+        labels={config.LABEL: f"{int(lesson):02d}"} if lesson else {},
         # The kubelet's /kubepods; without it containerd files pods under /k8s.io in every hierarchy.
         linux=pb.LinuxPodSandboxConfig(cgroup_parent="/" + config.POD_CGROUP_PARENT,
                                        security_context=pb.LinuxSandboxSecurityContext(namespace_options=mode)),
@@ -82,9 +86,10 @@ def pod_config(name: str, namespace: str = "lab", host_network: bool = False,
 
 def container_config(name: str, image: str, command: list[str] | None = None,
                      args: list[str] | None = None, attempt: int = 0,
-                     namespaces: pb.NamespaceOption | None = None) -> pb.ContainerConfig:
+                     namespaces: pb.NamespaceOption | None = None,
+                     labels: dict[str, str] | None = None) -> pb.ContainerConfig:
     """The ContainerConfig the kubelet would send: image, command, `name/attempt.log` for its log,
-    and the pod's namespace options (the runtime reads the PID mode from the container's)."""
+    the pod's namespace options (the runtime reads the PID mode from the container's), `labels`."""
     if not _DNS_LABEL.match(name) or len(name) > 63:
         raise LabError(f"{name!r} cannot name a container", "use lower-case letters, digits and '-'",
                        "Pick a short name such as 'web'")
@@ -99,7 +104,7 @@ def container_config(name: str, image: str, command: list[str] | None = None,
         args=args or [],             # empty: the image's CMD
         # The kubelet's layout: <pod log dir>/<container>/<restart count>.log
         log_path=f"{name}/{attempt}.log",
-        labels={config.LABEL: "1"},
+        labels=labels or {},
         linux=pb.LinuxContainerConfig(security_context=pb.LinuxContainerSecurityContext(
             namespace_options=namespaces or pb.NamespaceOption(network=pb.POD, ipc=pb.POD, pid=pb.CONTAINER))),
     )
@@ -262,7 +267,7 @@ class CRI:
     def create_container(self, pod_id: str, pod: pb.PodSandboxConfig, name: str, image: str,
                          command: list[str] | None = None, args: list[str] | None = None) -> str:
         """CreateContainer in a pod: image, command, and a log file under the pod's log dir."""
-        cfg = container_config(name, image, command, args,
+        cfg = container_config(name, image, command, args, labels=dict(pod.labels),
                                namespaces=pod.linux.security_context.namespace_options)
         self.need_image(cfg.image.image)
         # The kubelet makes the container's log directory before it asks for the container.

@@ -77,6 +77,13 @@ def test_a_pod_gets_its_own_network_from_cni(cri, pod):
     assert "containerd-shim-runc-v2" in view.shim.command and pod_id in view.shim.command
 
 
+def test_the_pod_and_its_containers_carry_the_lesson_label(cri, pod):
+    pod_id, cfg, ids = pod
+    status = cri.pod_status(pod_id).status
+    assert status.labels[config.LABEL] == "04" and status.metadata.uid == cfg.metadata.uid
+    assert {cri.container_status(c).labels[config.LABEL] for c in ids.values()} == {"04"}
+
+
 def test_containers_share_localhost_and_hostname(cri, pod):
     pod_id, cfg, ids = pod
     page = (config.IMAGES_DIR / "web" / "index.html").read_text()

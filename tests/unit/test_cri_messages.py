@@ -36,6 +36,23 @@ def test_a_pod_on_the_node_network_sets_no_hostname():
 
 def test_pod_config_labels_the_pod_with_its_lesson():
     assert dict(pod_config("web", lesson="04").labels) == {config.LABEL: "04"}
+    assert dict(pod_config("web", lesson="4").labels) == {config.LABEL: "04"}
+    assert dict(pod_config("web").labels) == {}
+
+
+def test_a_pod_uid_is_a_uuid_that_is_the_same_on_every_run():
+    import uuid
+
+    uid = pod_config("web", lesson="04").metadata.uid
+    assert str(uuid.UUID(uid)) == uid and "lab-" not in uid
+    assert pod_config("web", lesson="04").metadata.uid == uid
+    assert pod_config("web", lesson="05").metadata.uid != uid
+    assert pod_config("web", namespace="other", lesson="04").metadata.uid != uid
+
+
+def test_a_container_carries_the_labels_it_is_given_and_no_made_up_one():
+    assert dict(container_config("web", "web").labels) == {}
+    assert dict(container_config("web", "web", labels={config.LABEL: "04"}).labels) == {config.LABEL: "04"}
 
 
 @pytest.mark.parametrize("bad", ["Web", "web_1", "web.", "web-", "x" * 60])
