@@ -99,6 +99,30 @@ def run_steps(steps: list, command: str, timeout: float = _TIMEOUT) -> str:
     return out.decode(errors="replace")
 
 
+# The lesson's steps by function name, in the lesson's order. The order is checked before anything
+# runs: a hostname set, or a mount made, before the namespaces step would change the host itself.
+LESSON_STEPS = ("join_cgroup", "new_namespaces", "set_hostname", "container_mounts", "pivot", "lock_down",
+                "drop_privileges")
+
+
+def _out_of_order(steps: list) -> str:
+    """Why `steps` cannot be run safely in this order ('' when they can)."""
+    names = [getattr(s, "__name__", "?") for s in steps]
+    given = [n for n in names if n in LESSON_STEPS]
+    if given != sorted(given, key=LESSON_STEPS.index) or len(set(given)) != len(given):
+        return (f"The lesson's steps are out of order ({', '.join(given)}): keep them as the lesson ran them "
+                f"({', '.join(LESSON_STEPS)}) and insert yours among them.")
+    if "new_namespaces" not in given:
+        return "Keep the lesson's steps (list(STEPS.values())) and add yours to them: new_namespaces is missing."
+    yours = [i for i, n in enumerate(names) if n not in LESSON_STEPS]
+    if not yours:
+        return "These are the lesson's steps only: add one of your own that mounts a tmpfs at /tmp."
+    if min(yours) < names.index("new_namespaces"):
+        return ("Your step runs before new_namespaces, in the host's own mount namespace: its mount would land "
+                "on the host. Put it after the namespaces exist.")
+    return ""
+
+
 @checker("10.2")
 def writable_tmp(answer: object) -> Result:
     """The lesson's steps plus one that gives the read-only container a writable tmpfs at /tmp."""
@@ -107,6 +131,9 @@ def writable_tmp(answer: object) -> Result:
                              "not the dict.")
     if not isinstance(answer, list) or not all(callable(s) for s in answer):
         return Result(False, f"The answer is a list of step functions; you gave {type(answer).__name__} {answer!r:.40}.")
+    wrong = _out_of_order(answer)
+    if wrong:
+        return Result(False, wrong)
     out = run_steps(answer, _CHECK).splitlines()
     failed = " ".join(line.removeprefix("step failed: ") for line in out if line.startswith("step failed"))
     facts = dict(line.split("=", 1) for line in out if "=" in line and not line.startswith("step failed"))

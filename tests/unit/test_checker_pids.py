@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -41,3 +42,23 @@ def test_10_1_reads_nspid_and_name_from_status(vanished):
     assert by_hand.container_pid_one(vanished).message.startswith(f"No process {vanished} exists now")
     me = by_hand.container_pid_one(os.getpid())
     assert not me.ok and "No process" not in me.message       # this pid exists: the hint is about its NSpid
+
+
+def _step(name: str, ran: Path):
+    def step():                          # leaves a trace even when it runs in a forked child
+        (ran / name).touch()
+    step.__name__ = name
+    return step
+
+
+@pytest.mark.parametrize("order, why", [
+    (["set_hostname", "new_namespaces", "pivot", "lock_down"], "out of order"),       # would rename the host
+    (["writable_tmp", "new_namespaces", "pivot", "lock_down"], "before new_namespaces"),  # would mount on the host
+    (["new_namespaces", "pivot", "lock_down"], "add one of your own"),
+    (["pivot", "lock_down", "writable_tmp"], "new_namespaces is missing"),
+    (["new_namespaces", "lock_down", "pivot", "writable_tmp"], "out of order"),
+])
+def test_10_2_refuses_a_dangerous_or_empty_order_before_running_anything(order, why, tmp_path):
+    result = by_hand.writable_tmp([_step(n, tmp_path) for n in order])
+    assert not result.ok and why in result.message, result.message
+    assert list(tmp_path.iterdir()) == []             # no step ran, in this process or a child
