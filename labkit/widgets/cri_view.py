@@ -21,16 +21,21 @@ _EDGE = {"fontname": "Helvetica", "fontsize": "9", "color": "#555555"}
 
 # -- before and after dockershim ----------------------------------------------------------------
 
+# The kubelet has spoken only CRI since Kubernetes 1.6 made it the default: dockershim was a CRI
+# server compiled into the kubelet, beside remote runtimes on a socket. 1.24 removed dockershim only.
 BEFORE = [  # (node, label, style)
     ("kubelet", "kubelet", ""),
-    ("dockershim", "dockershim\n(compiled into the kubelet)", "dashed"),
+    ("dockershim", "dockershim\n(a CRI server compiled\ninto the kubelet)", "dashed"),
     ("dockerd", "dockerd", ""),
     ("containerd", "containerd", ""),
+    ("remote", "containerd's CRI plugin\nor CRI-O\n(a remote runtime)", ""),
     ("shim", "containerd-shim", ""),
     ("runc", "runc", ""),
 ]
-BEFORE_EDGES = [("kubelet", "dockershim", "CRI, in-process"), ("dockershim", "dockerd", "Docker Engine API\n/var/run/docker.sock"),
-                ("dockerd", "containerd", "gRPC"), ("containerd", "shim", ""), ("shim", "runc", "exec")]
+BEFORE_EDGES = [("kubelet", "dockershim", "CRI, in-process"), ("kubelet", "remote", "CRI gRPC\nunix socket"),
+                ("dockershim", "dockerd", "Docker Engine API\n/var/run/docker.sock"),
+                ("dockerd", "containerd", "gRPC"), ("containerd", "shim", ""), ("shim", "runc", "exec"),
+                ("remote", "runc", "via a shim\nor conmon")]
 
 AFTER = [
     ("kubelet", "kubelet", ""),
@@ -49,12 +54,13 @@ AFTER_EDGES = [("kubelet", "cri", "CRI gRPC\nunix socket"), ("kubelet", "crio", 
 
 
 def dockershim() -> graphviz.Digraph:
-    """The kubelet's path to a container up to Kubernetes 1.23 (dockershim) and since 1.24 (CRI)."""
+    """The kubelet's paths to a container from Kubernetes 1.6 to 1.23 (dockershim or a remote CRI runtime)
+    and since 1.24 (remote CRI runtimes only)."""
     g = graphviz.Digraph("dockershim", graph_attr={**_GRAPH, "rankdir": "TB", "compound": "true"},
                          node_attr=_NODE, edge_attr=_EDGE)
     for key, title, nodes, edges, color in (
-        ("before", "up to Kubernetes 1.23: dockershim", BEFORE, BEFORE_EDGES, "#fbeeee"),
-        ("after", "since Kubernetes 1.24: any CRI runtime", AFTER, AFTER_EDGES, "#eefbef"),
+        ("before", "Kubernetes 1.6 to 1.23: dockershim in the kubelet, or a remote runtime", BEFORE, BEFORE_EDGES, "#fbeeee"),
+        ("after", "since Kubernetes 1.24: dockershim removed, remote runtimes only", AFTER, AFTER_EDGES, "#eefbef"),
     ):
         with g.subgraph(name=f"cluster_{key}") as c:
             c.attr(label=title, style="rounded,filled", fillcolor=color, color="#999999", fontname="Helvetica")

@@ -54,8 +54,10 @@ def test_the_pod_graph_draws_what_the_pod_holds():
 
 def test_dockershim_diagram_has_both_eras():
     src = dockershim().source
-    assert "up to Kubernetes 1.23" in src and "since Kubernetes 1.24" in src
+    assert "Kubernetes 1.6 to 1.23" in src and "since Kubernetes 1.24" in src
     assert "dockershim" in src and "cri-dockerd" in src and "conmon" in src
+    # Before 1.24 the kubelet already reached remote runtimes over CRI, beside dockershim.
+    assert "before_kubelet -> before_remote" in src and "before_kubelet -> before_dockershim" in src
 
 
 def test_log_parser_checker_names_the_mistake():
