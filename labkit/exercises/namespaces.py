@@ -14,7 +14,7 @@ CONTAINER = "lab-07-box"          # the lesson's Docker container, when it runs
 HIDDEN_NETNS = "lab-07-x"         # exercise 07.1: a namespace whose address the learner finds
 HIDDEN_LINK, HIDDEN_PEER = "lab-07-vx", "lab-07-vy"
 HIDDEN_SUBNET = "10.207.1.0/24"
-SUBUID_START, SUBUID_COUNT = 100000, 65536     # a rootless user's range, as in /etc/subuid
+SUBUID_START, SUBUID_COUNT = 100000, 65536     # dockremap's range in /etc/subuid (userns-remap)
 
 
 def _link_texts(pid, other):
@@ -98,7 +98,7 @@ def address_in_netns(answer: object) -> Result:
 # -- 07.2 ---------------------------------------------------------------------------------------
 
 @checker("07.2")
-def rootless_uid_map(answer: object) -> Result:
+def userns_remap_uid_map(answer: object) -> Result:
     """The uid_map text that maps uids 0-65535 inside to 100000-165535 outside."""
     if not isinstance(answer, str):
         return Result(False, f"A uid_map is text, like '0 1000 1'; you gave {type(answer).__name__} {answer!r}.")
@@ -131,7 +131,7 @@ def rootless_uid_map(answer: object) -> Result:
         return Result(False, f"Your map reaches outside the range {SUBUID_START}-{SUBUID_START + SUBUID_COUNT - 1}: "
                              "map exactly that range, no more (it is all that /etc/subuid grants).")
     return Result(True, f"Right: the kernel took it; uid 0 inside is {SUBUID_START} outside and "
-                        f"uid {SUBUID_COUNT - 1} is {SUBUID_START + SUBUID_COUNT - 1}, as for a rootless container.")
+                        f"uid {SUBUID_COUNT - 1} is {SUBUID_START + SUBUID_COUNT - 1}, as Docker's userns-remap maps a container.")
 
 
 def _outside(ranges: list[ns.IdRange], inside: int) -> int | None:
