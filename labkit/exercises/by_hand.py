@@ -120,6 +120,11 @@ def _out_of_order(steps: list) -> str:
     if min(yours) < names.index("new_namespaces"):
         return ("Your step runs before new_namespaces, in the host's own mount namespace: its mount would land "
                 "on the host. Put it after the namespaces exist.")
+    # Checked here, not only by running: on the lesson's overlay an earlier run may have left /tmp in
+    # place, and a mount over an existing directory succeeds on a read-only root.
+    if "lock_down" in given and max(yours) > names.index("lock_down"):
+        return ("Your step runs after lock_down: / is read-only by then, and a mount point can only be made while "
+                "it is still writable, so your step belongs before the one that remounts / read-only.")
     return ""
 
 

@@ -57,6 +57,7 @@ def _step(name: str, ran: Path):
     (["new_namespaces", "pivot", "lock_down"], "add one of your own"),
     (["pivot", "lock_down", "writable_tmp"], "new_namespaces is missing"),
     (["new_namespaces", "lock_down", "pivot", "writable_tmp"], "out of order"),
+    (["new_namespaces", "pivot", "lock_down", "writable_tmp"], "after lock_down"),   # /tmp may exist already
 ])
 def test_10_2_refuses_a_dangerous_or_empty_order_before_running_anything(order, why, tmp_path):
     result = by_hand.writable_tmp([_step(n, tmp_path) for n in order])
