@@ -10,8 +10,9 @@ from labkit.engine.probes import unix_accepts
 CONFIG = config.ETC / "containerd.toml"
 
 # Version 2 config of containerd 1.6. Notes on the choices:
-# - restrict_oom_score_adj: a sandbox asks for oom_score_adj -998; without CAP_SYS_RESOURCE runc
-#   then fails with "can't get final child's PID from pipe". This caps it at our own score.
+# - restrict_oom_score_adj: a sandbox asks for oom_score_adj -998; without CAP_SYS_RESOURCE (a host
+#   that is itself a container) runc then fails with "can't get final child's PID from pipe". Only
+#   there is it on: it caps requested scores at containerd's own. A VM or a real node leaves it off.
 # - sandbox_image: the lab's pause image, imported locally; nothing is pulled from the internet.
 # - netns_mounts_under_state_dir: pod network namespaces stay under /run/labkit, not /run/netns.
 TEMPLATE = """\
@@ -34,7 +35,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   path = "{root}-opt"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "{pause}"
-  restrict_oom_score_adj = true
+  restrict_oom_score_adj = {restrict_oom}
   netns_mounts_under_state_dir = true
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
@@ -64,7 +65,15 @@ def render_config() -> str:
         root=config.STATE / "containerd", state=config.RUN / "containerd",
         sock=config.CONTAINERD_SOCK, pause=config.PAUSE_IMAGE,
         cni_bin=config.CNI_BIN_DIR, cni_conf=config.CNI_CONF_DIR,
+        restrict_oom="false" if may_lower_oom_scores() else "true",
     )
+
+
+def may_lower_oom_scores() -> bool:
+    """Whether containerd, started by us, may set an oom_score_adj below its own (CAP_SYS_RESOURCE)."""
+    from labkit.kernel import caps
+
+    return "CAP_SYS_RESOURCE" in caps.cap_get()["effective"]
 
 
 def render_cni() -> str:
