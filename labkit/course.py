@@ -37,7 +37,8 @@ LESSONS = [
     Lesson("08", "cgroups", "cgroups v1 and v2", "kernel"),
     Lesson("09", "filesystems", "Filesystems: chroot, pivot_root, overlayfs", "kernel"),
     Lesson("10", "container-by-hand", "A container by hand", "kernel"),
-    Lesson("11", "your-runtime", "labrun: your own OCI runtime", "runtime"),
+    Lesson("11", "security", "Security: capabilities, seccomp, devices, escapes", "kernel"),
+    Lesson("12", "your-runtime", "labrun: your own OCI runtime", "runtime"),
 ]
 
 

@@ -19,7 +19,7 @@ NODES = {
     "conmon": ("conmon", "04", "box"),
     "runc": ("runc", "06", "box"),
     "crun": ("crun", "06", "box"),
-    "labrun": ("labrun\n(your own runtime)", "11", "box"),
+    "labrun": ("labrun\n(your own runtime)", "12", "box"),
     "kernel": ("Linux: namespaces [07] · cgroups [08] · filesystems [09]\nall of it by hand [10]", "07", "box3d"),
     "image_spec": ("OCI image spec", "05", "note"),
     "runtime_spec": ("OCI runtime spec", "06", "note"),
@@ -41,6 +41,7 @@ EDGES = [
     ("crun", "kernel", ""),
     ("labrun", "kernel", ""),
     ("containerd", "registry", "pull"),
+    ("dockerd", "registry", "pull / push"),
 ]
 
 
@@ -56,8 +57,10 @@ def ecosystem() -> graphviz.Digraph:
         if node == "labrun":
             style += ",dashed"
         text = label if "[" in label else f"{label}\n[{number}]"
-        g.node(node, text, shape=shape, style=style, URL=ls.filename,
-               tooltip=f"Lesson {number}: {ls.title}")
+        # A lesson not written yet gets no link: the map never points at a missing notebook.
+        link = {"URL": ls.filename} if ls.path.exists() else {}
+        g.node(node, text, shape=shape, style=style, tooltip=f"Lesson {number}: {ls.title}"
+               + ("" if link else " (being written)"), **link)
     with g.subgraph(name="cluster_docker") as c:
         c.attr(label="Docker", style="dashed", color="#999999")
         c.node("cli"), c.node("dockerd")
