@@ -2,7 +2,8 @@
 
 Each box is one layer: the build step that made it, its size, and its diff_id (the sha256 of
 the uncompressed layer tar). Steps that only changed the config (CMD, LABEL, EXPOSE, ...) make
-no layer and are listed on the config, whose sha256 is the image id. Given the tag it was pushed
+no layer and are listed on the config, whose sha256 is the image id in Docker's classic image store
+(with the containerd image store the id is the manifest's digest). Given the tag it was pushed
 as, each layer also shows the digest and size of its compressed blob in the lab registry.
 """
 from __future__ import annotations
@@ -79,10 +80,11 @@ def draw(image: str, image_id: str, steps: list[Step], shared: set[str], base: s
                          node_attr={"shape": "box", "style": "filled", "fontname": _FONT, "fontsize": "10"},
                          edge_attr={"fontname": _FONT, "fontsize": "9", "color": "#777777"})
     config_only = [s.instruction for s in steps if s.diff_id is None]
-    lines = [image, f"image id {_short(image_id)}", "= sha256 of this config", "", "config only (no layer):"]
+    lines = [image, f"image id {_short(image_id)}", "= sha256 of this config", "(Docker's classic store)", "",
+             "config only (no layer):"]
     lines += [f"  {_clip(t, 44)}" for t in config_only[-6:]] or ["  (none)"]
     if len(config_only) > 6:
-        lines.insert(5, f"  ... {len(config_only) - 6} earlier")
+        lines.insert(6, f"  ... {len(config_only) - 6} earlier")
     g.node("config", "\\l".join(lines) + "\\l", shape="note", fillcolor=_CONFIG)
     layered = [s for s in steps if s.diff_id is not None]
     names = [f"l{i}" for i in range(len(layered))]
