@@ -1,7 +1,9 @@
-"""labkit.oci.layout against the real tools: umoci unpacks it, skopeo copies it into the lab dockerd,
-Docker and containerd run it, and lesson 05's v2 checker is judged by umoci."""
+"""labkit.oci.layout against the real tools: umoci unpacks it (whiteouts, opaque ones too), skopeo copies
+it into the lab dockerd and converts Docker's media types to OCI's, Docker and containerd run it, and
+lesson 05's v2 checker is judged by umoci."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -14,6 +16,7 @@ from labkit.check import check
 from labkit.containerd import remove_namespace
 from labkit.exercises import oci_image as ex
 from labkit.oci import layout as oci
+from labkit.oci import registry
 from tests.conftest import residue
 
 pytestmark = pytest.mark.integration
@@ -69,6 +72,47 @@ def test_umoci_applies_the_whiteout_exactly_as_flatten_does(layout):
     on_disk = {"/" + str(p.relative_to(rootfs)) for p in rootfs.rglob("*")}
     assert on_disk == set(oci.flatten(layout.layers("v1")))
     shutil.rmtree(bundle)
+
+
+@pytest.mark.parametrize("marker_first", [True, False], ids=["marker-first", "marker-last"])
+def test_umoci_applies_an_opaque_whiteout_as_flatten_does(layout, marker_first):
+    # Lesson 05: the marker empties what lower layers put in the directory, wherever it sits in the tar.
+    lay = oci.Layout.create(SCRATCH / f"opaque-{marker_first}")
+    base = oci.tar_layer([oci.directory("etc"), oci.file("etc/passwd", "p"), oci.directory("etc/sub"),
+                          oci.file("etc/sub/x", "x"), oci.directory("bin"), oci.file("bin/sh", "x")])
+    only = oci.file("etc/only.txt", "o")
+    top = oci.tar_layer([oci.directory("etc"), oci.opaque("etc"), only] if marker_first
+                        else [oci.directory("etc"), only, oci.opaque("etc")])
+    lay.write_image("v1", [base, top])
+    bundle = lay.path.parent / f"bundle-{marker_first}"
+    proc = run(["umoci", "unpack", "--image", f"{lay.path}:v1", str(bundle)])
+    assert proc.returncode == 0, proc.stderr
+    rootfs = bundle / "rootfs"
+    assert sorted(os.listdir(rootfs / "etc")) == ["only.txt"] and (rootfs / "bin/sh").exists()
+    assert {"/" + str(p.relative_to(rootfs)) for p in rootfs.rglob("*")} == set(oci.flatten(lay.layers("v1")))
+    shutil.rmtree(lay.path.parent / f"opaque-{marker_first}")
+    shutil.rmtree(bundle)
+
+
+def test_skopeo_converts_docker_schema2_to_oci_and_keeps_the_layer_blobs(layout):
+    # Lesson 05: what `skopeo copy --format oci` changes (media types, manifest, config) and what it keeps (layers).
+    pushed = registry.manifest("labkit/busybox", "latest")
+    assert pushed.media_type == registry.DOCKER_MANIFEST, "dockerd's classic store pushes Docker's schema 2"
+    dest = SCRATCH / "converted"
+    proc = run(["skopeo", "copy", "--quiet", "--src-tls-verify=false", "--format", "oci",
+                f"docker://{config.REGISTRY}/labkit/busybox:latest", f"oci:{dest}:busybox"])
+    assert proc.returncode == 0, proc.stderr
+    lay = oci.Layout.open(dest)
+    desc = lay.resolve("busybox")
+    before, after = pushed.json(), lay.read_json(desc)
+    assert desc["mediaType"] == after["mediaType"] == oci.MANIFEST and after["config"]["mediaType"] == oci.CONFIG
+    assert {d["mediaType"] for d in after["layers"]} == {oci.LAYER_GZIP}
+    assert [d["digest"] for d in after["layers"]] == [d["digest"] for d in before["layers"]]
+    assert desc["digest"] != pushed.digest and after["config"]["digest"] != before["config"]["digest"]
+    docker_config = json.loads(registry.blob("labkit/busybox", before["config"]["digest"]))
+    assert lay.read_json(after["config"])["rootfs"] == docker_config["rootfs"]      # the same layers, by diff_id
+    assert len(lay.verify()) == 2 + len(after["layers"])
+    shutil.rmtree(dest)
 
 
 def test_umoci_refuses_a_layout_whose_blob_was_tampered_with(layout, tmp_path):

@@ -236,6 +236,19 @@ def test_write_image_checks_everything_before_writing_anything(lay):
     assert files_in(lay.path) == before
 
 
+def test_a_tag_may_name_an_index_of_platform_manifests(lay):
+    # Lesson 05's multi-platform tag: index.json -> an index blob -> one manifest per platform.
+    desc, _, _ = write_v1(lay)
+    arm_cfg = lay.put_json({**lay.config("v1"), "architecture": "arm64", "variant": "v8"}, oci.CONFIG)
+    arm = lay.put_json({**lay.manifest("v1"), "config": arm_cfg}, oci.MANIFEST)
+    arm_platform = {"os": "linux", "architecture": "arm64", "variant": "v8"}
+    entries = [{**desc, "platform": host_platform()}, {**arm, "platform": arm_platform}]
+    index = lay.put_json({"schemaVersion": 2, "mediaType": oci.INDEX, "manifests": entries}, oci.INDEX)
+    entry = lay.tag("multi", index)
+    assert entry["mediaType"] == oci.INDEX and "platform" not in entry
+    assert lay.resolve("multi")["digest"] == index["digest"] and sorted(lay.tags()) == ["multi", "v1"]
+    assert [e["digest"] for e in lay.read_json(lay.resolve("multi"))["manifests"]] == [desc["digest"], arm["digest"]]
+
 def test_resolve_of_an_unknown_tag_lists_the_known_ones(lay):
     write_v1(lay)
     with pytest.raises(LabError, match="its tags are: v1"):
