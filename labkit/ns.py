@@ -43,7 +43,7 @@ from labkit.errors import BadInput, LabError
 from labkit.forking import fork
 from labkit.kernel import (CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWTIME,
                            CLONE_NEWUSER, CLONE_NEWUTS, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_REC,
-                           PR_SET_PDEATHSIG, mount, prctl, setns, unshare)
+                           PR_SET_DUMPABLE, PR_SET_PDEATHSIG, mount, prctl, setns, unshare)
 from labkit.kernel import procfs
 
 # Each kind of namespace, by the name of its link in /proc/PID/ns, and its CLONE_NEW* flag.
@@ -223,6 +223,25 @@ def write_id_maps(pid: int, uid_map: str, gid_map: str | None = None, setgroups:
                            "A map can be written once, only by a process with CAP_SETUID/CAP_SETGID over "
                            "the namespace, and gid_map only after setgroups where you are not root "
                            "outside") from None
+
+
+def become_user(uid: int, gid: int | None = None) -> None:
+    """Drop root for good in a forked child: no supplementary groups, then `gid` (default: `uid`) and `uid`.
+
+    What is left is an ordinary user's process, as if root had never run it. Two side effects
+    of the change are undone, since an ordinary user's process never had them (prctl(2)): it
+    stopped being dumpable, which hands its /proc/PID files to root (it could not write its
+    own uid_map), and it lost its parent-death signal.
+    """
+    for name, value in (("uid", uid), ("gid", gid)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < _MAX_ID):
+            raise BadInput(f"{name} must be a whole number from 0 to {_MAX_ID - 1}, not {value!r}", "", "e.g. 1000")
+    parent = os.getppid()
+    os.setgroups([])
+    os.setgid(uid if gid is None else gid)
+    os.setuid(uid)
+    prctl(PR_SET_DUMPABLE, 1)
+    _die_with(parent)
 
 
 # -- running code in a forked child -----------------------------------------------------------
