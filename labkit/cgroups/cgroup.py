@@ -92,14 +92,25 @@ class Cgroup:
         """Start `argv` inside the group: a /bin/sh writes its own pid into cgroup.procs, then execs it.
 
         The program's first instruction already runs under the group's limits, and the
-        process carries LABKIT_LESSON so `labkit.clean` finds it.
+        process carries LABKIT_LESSON so `labkit.clean` finds it. Returns once the process is
+        in every directory of the group (or has exited), so what the caller does next sees it there.
         """
         joins = "; ".join(f"echo $$ > {shlex.quote(str(d / 'cgroup.procs'))}" for d in self.dirs)
         env = {**os.environ, **kwargs.pop("env", {}), config.OWNER_ENV: self.lesson}
         kwargs.setdefault("start_new_session", True)     # Jupyter's interrupt must not reach it
         proc = subprocess.Popen(["/bin/sh", "-c", f'set -e; {joins}; exec "$@"', "sh", *argv], env=env, **kwargs)
         self._children.append(proc)
+        deadline = time.monotonic() + 5
+        while proc.poll() is None and not self._holds(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.005)
         return proc
+
+    def _holds(self, pid: int) -> bool:
+        """Whether `pid` is in cgroup.procs of every directory of the group."""
+        try:
+            return all(str(pid) in (d / "cgroup.procs").read_text().split() for d in self.dirs)
+        except OSError:
+            return False
 
     @property
     def lesson(self) -> str:
@@ -158,12 +169,13 @@ class Cgroup:
         return bool(part and part.module.frozen(part.path))
 
     def kill(self, timeout: float = 5.0) -> int:
-        """SIGKILL every process in the group and wait until it is empty; returns how many were killed.
+        """SIGKILL every process in the group and in its child groups, and wait until they are gone;
+        returns how many were killed.
 
-        v2 has cgroup.kill, which the kernel applies to all at once. v1 has no such file,
-        and a fork bomb forks faster than a loop can kill, so: freeze, kill each, thaw.
+        v2 has cgroup.kill, which the kernel applies to the whole subtree at once. v1 has no
+        such file, and a fork bomb forks faster than a loop can kill, so: freeze, kill each, thaw.
         """
-        victims = set(self.procs())
+        victims = set(self._members())
         v2dirs = [p.path for p in self.parts.values() if p.version == "v2"]
         if not (v2dirs and all(v2.kill(d) for d in v2dirs) and len(self.dirs) == 1):
             freezer = self.parts.get("freezer")
@@ -177,7 +189,7 @@ class Cgroup:
         deadline = time.monotonic() + timeout
         while True:
             self._reap()
-            left = self.procs()
+            left = self._members()
             if not left:
                 return len(victims)
             if time.monotonic() > deadline:
@@ -187,11 +199,12 @@ class Cgroup:
             time.sleep(0.01)
 
     def remove(self) -> None:
-        """Kill what is left inside, then remove the group's directories (rmdir, as the kernel wants)."""
-        if self.procs():
+        """Kill what is left inside, then remove the group's directories, child groups first
+        (rmdir, as the kernel wants: a group with a child or a process cannot go)."""
+        if self._members():
             self.kill()
         self._reap()
-        for d in self.dirs:
+        for d in self._tree():
             _rmdir(d)
         owned.unmark("cgroup", self.name)
 
@@ -203,8 +216,26 @@ class Cgroup:
 
     # -- helpers ----------------------------------------------------------------------------
 
+    def _tree(self) -> list[Path]:
+        """The group's directories and every child group below them, deepest first."""
+        found = []
+        for d in self.dirs:
+            found += [Path(root) / c for root, children, _ in os.walk(d) for c in children] + [d]
+        return sorted(dict.fromkeys(found), key=lambda p: len(p.parts), reverse=True)
+
+    def _members(self) -> list[int]:
+        """Pids in the group or in any child group (a child group's processes are the group's too)."""
+        self._reap()
+        found: set[int] = set()
+        for d in self._tree():
+            try:
+                found.update(int(p) for p in (d / "cgroup.procs").read_text().split())
+            except OSError:
+                pass            # removed meanwhile
+        return sorted(found)
+
     def _signal_all(self) -> set[int]:
-        pids = set(self.procs())
+        pids = set(self._members())
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)

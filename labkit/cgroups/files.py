@@ -11,11 +11,15 @@ UNLIMITED = 2**62        # v1 prints "no limit" as a huge page-rounded number, e
 
 # errno -> what a learner should know when the kernel refuses a cgroup write
 _WHY = {
-    errno.EBUSY: "the cgroup is in use: v1 refuses a memory limit below what the group already uses",
+    errno.EBUSY: ("the cgroup is in use: on v2 a non-root group either holds processes or enables domain "
+                  "controllers (memory, io, ...) for its children, never both (no internal processes); "
+                  "v1 refuses a memory limit below what the group already uses"),
     errno.EINVAL: "the kernel rejected the value (wrong format, or out of the range this file accepts)",
     errno.ENOENT: "no such file: the controller is not enabled for this cgroup",
-    errno.EOPNOTSUPP: "v2 allows controllers only where no process sits in an inner cgroup",
-    errno.EACCES: "permission denied: cgroup files belong to root",
+    errno.EOPNOTSUPP: ("the group's type does not allow it (v2: a threaded subtree, or a group of type "
+                       "'domain invalid')"),
+    errno.EACCES: ("permission denied: cgroup files belong to root, or to the user a group was delegated to; "
+                   "on v2, moving a process also needs write access to cgroup.procs of the common ancestor"),
     errno.EPERM: "permission denied: cgroup files belong to root",
     errno.ESRCH: "no such process",
     errno.EAGAIN: "the pids limit is reached",
@@ -42,6 +46,22 @@ def write(path: Path, value: object) -> None:
     except OSError as err:
         raise LabError(f"Writing {str(value)!r} to {path} failed", _why(err),
                        "Read the file's current value and its man page (cgroups(7)) for what it accepts") from None
+
+
+def attempt(path: Path, value: object) -> str:
+    """Write `value` and say what the kernel answered: 'ok', or the errno's name ('EBUSY', 'EACCES', ...).
+
+    For showing a rule at work, where the refusal is the point; `write` raises instead.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            os.write(fd, str(value).encode())
+        finally:
+            os.close(fd)
+    except OSError as err:
+        return errno.errorcode.get(err.errno or 0, str(err.errno))
+    return "ok"
 
 
 def keyed(path: Path) -> dict[str, int]:

@@ -59,3 +59,16 @@ def v1_mounts(mountinfo: str | None = None) -> dict[str, str]:
             for c in ctrls:
                 where.setdefault(c, point)
     return where
+
+
+def needs_v2(mountinfo: str | None = None) -> bool:
+    """True on a pure cgroup v2 machine. Elsewhere, says in one line that the section needs v2.
+
+    For a lesson's v2-only demos (memory.high, PSI per group, delegation, ...): a v1 or hybrid
+    machine has no memory controller in its cgroup2 tree, so they cannot run there.
+    """
+    found = mode(mountinfo)
+    if found != "v2":
+        print(f"this machine mounts cgroups as {found}: this section needs cgroup v2 "
+              "(the output stored here is a v2 machine's)")
+    return found == "v2"

@@ -5,18 +5,28 @@ import os
 from pathlib import Path
 
 from labkit import cgroups, config, engine
+from labkit.cgroups import files
 from labkit.check import Result, checker
+from labkit.errors import LabError
 from labkit.kernel import procfs
 
 CONTAINER = "lab-08-limits"          # started by the lesson with --memory 64m --pids-limit 100 --cpus 0.5
 FLAGS = {"memory_max": "256M", "pids_max": 200, "cpus": 1.5}    # docker run --memory 256m --pids-limit 200 --cpus 1.5
 MINE = {"memory": 50 << 20, "pids": 10}                         # exercise 08.2: 50 MiB, 10 processes
+SHARED = "lab-08-shared"             # exercise 08.4: two sleeps in it, one to be held to 40 MiB
+ONE_OF_TWO = 40 << 20
 
 
 def _wrong_paths() -> list:
     root = Path(cgroups.controllers().get("pids", "/sys/fs/cgroup"))
     return ["/sys/fs/cgroup/pids.max", str(root / "pids.max"), str(root / config.CGROUP_PARENT / "pids.max"),
             str(root / "memory.max"), "pids.max", 100]
+
+
+def _wrong_groups() -> list:
+    root = Path(cgroups.controllers().get("memory", "/sys/fs/cgroup"))
+    return [str(root / SHARED), str(root / "lab-08-first"), "lab-08-first", str(root / SHARED / "lab-08-first"),
+            40 << 20]
 
 
 WRONG_ANSWERS = {
@@ -27,6 +37,7 @@ WRONG_ANSWERS = {
              {"memory.limit_in_bytes": str(256 << 20)}, "memory.max=256M"],
     "08.2": lambda: [os.getpid(), 1, "sleep", 10**7],
     "08.3": _wrong_paths,
+    "08.4": _wrong_groups,
 }
 
 
@@ -107,3 +118,64 @@ def container_pids_file(answer: object) -> Result:
                              "container (--cgroup-parent): go one level down, to the container's own group.")
     return Result(False, f"{given} holds {given.read_text().strip()}: it is another group's pids.max. "
                          "Follow the container's pid in /proc/<pid>/cgroup.")
+
+
+@checker("08.4")
+def one_of_two(answer: object) -> Result:
+    """A child group of lab-08-shared that holds one of its two sleeps to 40 MiB, the other unlimited."""
+    if not isinstance(answer, (str, Path)):
+        return Result(False, "Answer with the group's directory (a str or a Path); "
+                             f"you gave {type(answer).__name__} {answer!r}.")
+    memory_root = Path(cgroups.controllers().get("memory", "/sys/fs/cgroup"))
+    return judge_one_of_two(Path(answer), memory_root / SHARED, "v2" if cgroups.mode() == "v2" else "v1")
+
+
+def judge_one_of_two(given: Path, shared: Path, version: str) -> Result:
+    """08.4 on the files alone: `shared` is lab-08-shared in the memory hierarchy, `version` its kind."""
+    limit_file = "memory.max" if version == "v2" else "memory.limit_in_bytes"
+    if not given.is_absolute():
+        return Result(False, f"{str(given)!r} is only a name: give the absolute path, starting at {shared.parent}.")
+    if not shared.is_dir():
+        return Result(False, f"There is no {SHARED}: run the cell above that starts its two sleeps, then try again.")
+    if given == shared:
+        return Result(False, f"That is {SHARED} itself: a limit there holds both sleeps. Make a child group below it "
+                             "for `first` alone.")
+    if shared not in given.parents:
+        return Result(False, f"{given} is not below {SHARED}: `first` must stay inside, in a child group of {SHARED}.")
+    if not given.is_dir():
+        return Result(False, f"{given} does not exist: make it with mkdir, below {SHARED}.")
+    inside = _pids(given)
+    if len(inside) != 1:
+        return Result(False, f"{given.name} holds {len(inside)} processes: put exactly one, `first`, into its "
+                             "cgroup.procs.")
+    if not (given / limit_file).exists():
+        return Result(False, f"{given.name} has no {limit_file}: {SHARED} does not give memory to its children yet. "
+                             f"Write +memory into {SHARED}/cgroup.subtree_control; the kernel refuses that while "
+                             f"{SHARED} itself holds a process, so move `second` down into a child group first.")
+    limit = files.number(given / limit_file)
+    if limit is None:
+        return Result(False, f"{given.name}'s {limit_file} sets no limit yet: write 40 MiB into it; the file takes "
+                             "bytes (40 × 1024 × 1024).")
+    if limit != ONE_OF_TWO:
+        return Result(False, f"{given.name}'s {limit_file} is {limit}, not 40 MiB: the file takes bytes "
+                             "(40 × 1024 × 1024).")
+    others = [(pid, d) for d in [shared, *(p for p in shared.rglob("*") if p.is_dir() and p != given)]
+              for pid in _pids(d) if procfs.state(pid) is not None]
+    if not others:
+        return Result(False, f"`second` is no longer in {SHARED}: keep it inside (in {SHARED} or a group below it), "
+                             "running.")
+    for pid, d in others:
+        held = [g for g in (d, *d.parents) if (g == shared or shared in g.parents) and (g / limit_file).exists()
+                and files.number(g / limit_file) is not None]
+        if held:
+            return Result(False, f"pid {pid}, the other sleep, is held too, by {held[0].name}/{limit_file}: "
+                                 "only `first` should have a limit.")
+    return Result(True, f"Right: pid {inside[0]} is held to 40 MiB in {given.name}, and its sibling runs unlimited; "
+                        f"both still sit below {SHARED}, one limit for one process.")
+
+
+def _pids(group: Path) -> list[int]:
+    try:
+        return [int(p) for p in files.read(group / "cgroup.procs").split()]
+    except LabError:
+        return []
