@@ -10,6 +10,7 @@ every lesson under nbval strict with the residue check (tests.platforms.lessons)
 """
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -48,11 +49,22 @@ def job() -> str:
     ])
 
 
+_booted = None          # the guest tests/conftest.py booted at the start of the run
+
+
+def start() -> None:
+    """Boot the guest now (tests/conftest.py calls this once this test is collected); the test collects it."""
+    global _booted
+    if _booted is None and os.geteuid() == 0 and qemu_missing() is None:
+        _booted = Guest.prepare(flavour=initramfs.SYSTEMD).start(job(), memory="3G")
+
+
 def test_the_engine_and_its_tests_on_a_systemd_cgroup_v2_vm(root):
     why = qemu_missing()
     if why:
         pytest.skip(why)
-    result = Guest.prepare(flavour=initramfs.SYSTEMD).run(job(), timeout=2400, memory="3G")
+    start()
+    result = _booted.wait(timeout=2400)
     console = result.console
     tail = console[-8000:]
     assert f"{MARK} pid1 systemd, /sys/fs/cgroup is cgroup2fs" in console, f"not a systemd + v2 guest:\n{tail}"

@@ -73,33 +73,54 @@ class Guest:
         The systemd flavour boots the host's own root instead (so every path is there already) and
         runs the script as a service once systemd is up.
         """
-        with tempfile.TemporaryDirectory(prefix="labkit-vm-") as tmp:
-            job = Path(tmp) / "job"
-            job.mkdir()
-            mounts = []
-            args = [QEMU, "-accel", "tcg", "-cpu", "max", "-smp", "1", "-m", memory, "-nodefaults", "-no-reboot",
-                    "-display", "none", "-nic", "none",
-                    "-kernel", str(self.kernel.vmlinuz), "-initrd", str(self.initramfs),
-                    "-append", " ".join(CMDLINE_SYSTEMD if self.systemd else CMDLINE),
-                    "-chardev", f"file,id=console,path={tmp}/console.log", "-serial", "chardev:console"]
-            exports = {"root": Path("/"), "job": job} if self.systemd else {"usr": Path("/usr"), "job": job}
-            for i, share in enumerate([] if self.systemd else shares):
-                exports[f"share{i}"] = Path(share)
-                mounts.append(f'mkdir -p {shlex.quote(str(share))} && '
-                              f'mount -t 9p -o "$NINEP" share{i} {shlex.quote(str(share))} '
-                              f'|| echo "{MARK} cannot mount {share}"')
-            for tag, path in exports.items():
-                # multidevs=remap: the host's / spans many filesystems whose inode numbers collide
-                # (procfs and sysfs roots are both inode 1), and the guest would take them for one file.
-                args += ["-virtfs", f"local,path={path},mount_tag={tag},security_model=none,readonly=on,multidevs=remap"]
-            exports_env = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in (env or {}).items())
-            (job / "run.sh").write_text("\n".join(mounts) + "\n" + exports_env + script + "\n")
-            start = time.monotonic()
-            try:
-                subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False)
-            except subprocess.TimeoutExpired:
-                pass               # subprocess.run killed qemu; the console shows how far it got
-            seconds = time.monotonic() - start
-            console = (Path(tmp) / "console.log").read_text(errors="replace")
+        return self.start(script, shares, memory, env).wait(timeout)
+
+    def start(self, script: str, shares: list[Path] = (), memory: str = "768M",
+              env: dict[str, str] | None = None) -> "Running":
+        """As `run`, without waiting: the guest boots in the background (one host CPU) while the
+        caller goes on; `wait()` collects what it printed."""
+        tmp = tempfile.TemporaryDirectory(prefix="labkit-vm-")
+        job = Path(tmp.name) / "job"
+        job.mkdir()
+        mounts = []
+        args = [QEMU, "-accel", "tcg", "-cpu", "max", "-smp", "1", "-m", memory, "-nodefaults", "-no-reboot",
+                "-display", "none", "-nic", "none",
+                "-kernel", str(self.kernel.vmlinuz), "-initrd", str(self.initramfs),
+                "-append", " ".join(CMDLINE_SYSTEMD if self.systemd else CMDLINE),
+                "-chardev", f"file,id=console,path={tmp.name}/console.log", "-serial", "chardev:console"]
+        exports = {"root": Path("/"), "job": job} if self.systemd else {"usr": Path("/usr"), "job": job}
+        for i, share in enumerate([] if self.systemd else shares):
+            exports[f"share{i}"] = Path(share)
+            mounts.append(f'mkdir -p {shlex.quote(str(share))} && '
+                          f'mount -t 9p -o "$NINEP" share{i} {shlex.quote(str(share))} '
+                          f'|| echo "{MARK} cannot mount {share}"')
+        for tag, path in exports.items():
+            # multidevs=remap: the host's / spans many filesystems whose inode numbers collide
+            # (procfs and sysfs roots are both inode 1), and the guest would take them for one file.
+            args += ["-virtfs", f"local,path={path},mount_tag={tag},security_model=none,readonly=on,multidevs=remap"]
+        exports_env = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in (env or {}).items())
+        (job / "run.sh").write_text("\n".join(mounts) + "\n" + exports_env + script + "\n")
+        qemu = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return Running(qemu, tmp, time.monotonic())
+
+
+@dataclass
+class Running:
+    """A guest booted by `Guest.start`, until `wait` collects it."""
+
+    qemu: subprocess.Popen
+    tmp: tempfile.TemporaryDirectory
+    started: float
+
+    def wait(self, timeout: float) -> GuestResult:
+        """Wait until the guest powers off (killed after `timeout` seconds from its start), read its console."""
+        try:
+            self.qemu.wait(timeout=max(1.0, self.started + timeout - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.qemu.kill()       # the console shows how far it got
+            self.qemu.wait()
+        seconds = time.monotonic() - self.started
+        console = (Path(self.tmp.name) / "console.log").read_text(errors="replace")
+        self.tmp.cleanup()
         found = re.findall(rf"{MARK} exit (\d+)", console)
         return GuestResult(console, int(found[-1]) if found else None, seconds)
