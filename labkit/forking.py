@@ -9,6 +9,9 @@ and their parent kills one that does not answer in time.
 from __future__ import annotations
 
 import os
+import select
+import signal
+import time
 import warnings
 
 # CPython's wording (Modules/posixmodule.c, warn_about_fork_with_threads), and nothing else.
@@ -21,3 +24,24 @@ def fork() -> int:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_THREADS_WARNING, category=DeprecationWarning)
         return os.fork()
+
+
+def collect(r: int, pid: int, timeout: float, late: str) -> str:
+    """Everything forked child `pid` writes to pipe `r` until it closes its end, then reap it; a child
+    still writing after `timeout` seconds is killed and `late` ends the output instead."""
+    out, deadline = b"", time.monotonic() + timeout
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([r], [], [], left)[0]:
+                os.kill(pid, signal.SIGKILL)
+                out += late.encode() + b"\n"
+                break
+            chunk = os.read(r, 65536)
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        os.close(r)
+        os.waitpid(pid, 0)
+    return out.decode(errors="replace")

@@ -2,13 +2,10 @@
 from __future__ import annotations
 
 import os
-import select
-import signal
-import time
 
 from labkit import config
 from labkit.check import Result, checker
-from labkit.forking import fork
+from labkit.forking import collect, fork
 from labkit.kernel import procfs
 
 # The checker's own copy of the lesson's runtime: fork, run the steps, exec busybox sh.
@@ -80,23 +77,7 @@ def run_steps(steps: list, command: str, timeout: float = _TIMEOUT) -> str:
             os._exit(127)
     os.close(w)
     os.close(null)
-    out = b""
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([r], [], [], left)[0]:
-                os.kill(pid, signal.SIGKILL)
-                out += b"step failed: the container did not finish in time\n"
-                break
-            chunk = os.read(r, 65536)
-            if not chunk:
-                break
-            out += chunk
-    finally:
-        os.close(r)
-        os.waitpid(pid, 0)
-    return out.decode(errors="replace")
+    return collect(r, pid, timeout, "step failed: the container did not finish in time")
 
 
 # The lesson's steps by function name, in the lesson's order. The order is checked before anything

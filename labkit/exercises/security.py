@@ -4,9 +4,7 @@ from __future__ import annotations
 import inspect
 import os
 import re
-import select
 import shutil
-import signal
 import time
 from contextlib import closing
 from typing import Callable
@@ -14,7 +12,7 @@ from typing import Callable
 from labkit import config, fs
 from labkit.check import Result, checker
 from labkit.errors import BadInput
-from labkit.forking import fork
+from labkit.forking import collect, fork
 from labkit.kernel import CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS, MS_PRIVATE, MS_REC
 from labkit.kernel import cap_value, mount, unshare
 
@@ -144,26 +142,7 @@ def leaky_container(step: Callable[[], object], root: fs.Overlay, timeout: float
         finally:
             os._exit(127)
     os.close(w)
-    return _read_all(r, pid, timeout)
-
-
-def _read_all(r: int, pid: int, timeout: float) -> str:
-    out, deadline = b"", time.monotonic() + timeout
-    try:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([r], [], [], left)[0]:
-                os.kill(pid, signal.SIGKILL)
-                out += b"runtime failed: the container did not finish in time\n"
-                break
-            chunk = os.read(r, 65536)
-            if not chunk:
-                break
-            out += chunk
-    finally:
-        os.close(r)
-        os.waitpid(pid, 0)
-    return out.decode(errors="replace")
+    return collect(r, pid, timeout, "runtime failed: the container did not finish in time")
 
 
 def judge_fd_probe(out: str, leaks: tuple[int, ...] = LEAKS) -> Result:

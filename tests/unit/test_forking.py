@@ -60,3 +60,38 @@ def test_a_childs_exception_comes_back_with_its_traceback_as_a_note():
     with pytest.raises(ZeroDivisionError) as err:
         ns.in_child(lambda: 1 / 0)
     assert err.value.__notes__[0].startswith("In the child process:\nTraceback")
+
+
+def _child_writing(data: bytes, then_sleep: float) -> tuple[int, int]:
+    import time
+
+    from labkit.forking import fork
+
+    r, w = os.pipe()
+    pid = fork()
+    if pid == 0:
+        try:
+            os.write(w, data)
+            time.sleep(then_sleep)
+        finally:
+            os._exit(0)
+    os.close(w)
+    return r, pid
+
+
+def test_collect_returns_what_the_child_wrote_and_reaps_it():
+    from labkit.forking import collect
+
+    r, pid = _child_writing(b"hello\n", 0)
+    assert collect(r, pid, timeout=10, late="too late") == "hello\n"
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, 0)                      # reaped already
+
+
+def test_collect_kills_a_child_that_outlives_its_time():
+    from labkit.forking import collect
+
+    r, pid = _child_writing(b"started\n", 60)
+    assert collect(r, pid, timeout=0.3, late="too late") == "started\ntoo late\n"
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, 0)
