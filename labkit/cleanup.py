@@ -45,7 +45,9 @@ def clean(lesson: str | None = None) -> Cleaned:
     prefix = config.lab_prefix(lesson)
     out = Cleaned()
     out["daemons started again"] = _daemons()
-    out["containers"] = _docker_containers(prefix, everything=lesson is None)
+    # A containerd just started again takes dockerd a moment to reconnect to: removals fail till then.
+    out["containers"] = _docker_containers(prefix, everything=lesson is None,
+                                           patience=20.0 if out["daemons started again"] else 0.0)
     out["images"] = _docker_images(prefix, lesson)
     out["registry repositories"] = _registry_repositories(prefix)
     out["pods"] = _pods(prefix)
@@ -73,12 +75,16 @@ def _daemons() -> list[str]:
     return down
 
 
-def _docker_containers(prefix: str, everything: bool) -> list[str]:
+def _docker_containers(prefix: str, everything: bool, patience: float = 0.0) -> list[str]:
     # The engine itself runs no container: with no lesson named, all of them are lessons'.
     names = sorted(n for n in inventory.containers() if everything or n.startswith(prefix))
-    if names:
-        _docker_each(names, lambda client, name: client.api.remove_container(name, v=True, force=True))
-    left = inventory.containers()
+    left, deadline = set(names), time.monotonic() + patience
+    while left:
+        _docker_each(sorted(left), lambda client, name: client.api.remove_container(name, v=True, force=True))
+        left &= inventory.containers()
+        if not left or time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)          # refused: try again while the caller's patience lasts
     return [n for n in names if n not in left]      # only what is really gone
 
 
