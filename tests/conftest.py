@@ -14,6 +14,7 @@ from labkit import inventory
 # The systemd + cgroup v2 guest is a third of the run on one CPU (qemu TCG, -smp 1): it boots before
 # the first test and is collected by the last one, so the host's tests use the other CPU meanwhile.
 GUEST_TEST = "tests/integration/test_systemd_vm.py"
+_GUEST = pytest.StashKey()
 
 
 def pytest_collection_modifyitems(config, items):
@@ -31,9 +32,22 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_collection_finish(session):
+    if session.config.option.collectonly:
+        return                  # nothing runs: boot nothing
     guest = next((item for item in session.items if item.nodeid.startswith(GUEST_TEST)), None)
     if guest is not None:
+        session.config.stash[_GUEST] = guest.module
         guest.module.start()
+
+
+def pytest_sessionfinish(session):
+    # A run stopped before its last test (-x, Ctrl-C) must not leave the guest running.
+    module = session.config.stash.get(_GUEST, None)
+    running = getattr(module, "_booted", None)
+    if running is not None and running.qemu.poll() is None:
+        running.qemu.kill()
+        running.qemu.wait()
+        running.tmp.cleanup()
 
 
 @pytest.fixture(scope="session")

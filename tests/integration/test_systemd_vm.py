@@ -71,12 +71,15 @@ def test_the_engine_and_its_tests_on_a_systemd_cgroup_v2_vm(root):
     assert f"{MARK} engine up" in console, f"the lab engine did not start in the guest:\n{tail}"
     summary = re.findall(r"^(?:=+ )?(\d+ (?:passed|failed).*) in [\d.]+s", console, re.M)     # -q: no "=" around it
     # The first summary is the integration tests', the second the lessons'.
-    assert summary and "failed" not in summary[0] and "error" not in summary[0], failures(console) or tail
+    lessons_part = console[console.find(MARK + " pytest exit"):]
+    # Both parts' reasons in one message: a failure in the first must not hide one in the lessons.
+    assert summary and "failed" not in summary[0] and "error" not in summary[0], \
+        (failures(console) or tail) + "\n--- the lessons:\n" + (failures(lessons_part) or "(no failure there)")
     passed = set(re.findall(r"^PASSED \S+::(\w+)", console, re.M))
     assert set(MUST_PASS) <= passed, f"not run or not passed in the guest: {set(MUST_PASS) - passed}"
     assert f"{MARK} pytest exit 0" in console, tail
     nbval, left = lessons.read(console)
-    assert nbval == 0, f"the lessons under nbval in the guest:\n{failures(console[console.find(MARK + ' pytest exit'):]) or tail}"
+    assert nbval == 0, f"the lessons under nbval in the guest:\n{failures(lessons_part) or tail}"
     assert left == {}, f"the lessons left this behind in the guest: {left}"
     print(f"systemd + v2 guest: {summary[0]}; lessons: {summary[-1]} ({result.seconds:.0f} s)", file=sys.stderr)
 
