@@ -85,7 +85,7 @@ class Cgroup:
         found: set[int] = set()
         for d in self.dirs:
             if d.exists():          # a half-removed group (clean got to some hierarchies) still answers
-                found.update(int(p) for p in files.read(d / "cgroup.procs").split())
+                found.update(files.procs(d))
         return sorted(found)
 
     def popen(self, argv: list[str], **kwargs) -> subprocess.Popen:
@@ -108,8 +108,8 @@ class Cgroup:
     def _holds(self, pid: int) -> bool:
         """Whether `pid` is in cgroup.procs of every directory of the group."""
         try:
-            return all(str(pid) in (d / "cgroup.procs").read_text().split() for d in self.dirs)
-        except OSError:
+            return all(pid in files.procs(d) for d in self.dirs)
+        except LabError:
             return False
 
     @property
@@ -229,8 +229,8 @@ class Cgroup:
         found: set[int] = set()
         for d in self._tree():
             try:
-                found.update(int(p) for p in (d / "cgroup.procs").read_text().split())
-            except OSError:
+                found.update(files.procs(d))
+            except LabError:
                 pass            # removed meanwhile
         return sorted(found)
 

@@ -36,16 +36,24 @@ def read(path: Path) -> str:
 
 def write(path: Path, value: object) -> None:
     """Write one value the way the kernel wants it: one write(2) call, no buffering."""
-    data = str(value).encode()
     try:
-        fd = os.open(path, os.O_WRONLY)
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
+        _write_once(path, value)
     except OSError as err:
         raise LabError(f"Writing {str(value)!r} to {path} failed", _why(err),
                        "Read the file's current value and its man page (cgroups(7)) for what it accepts") from None
+
+
+def _write_once(path: Path, value: object) -> None:
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, str(value).encode())
+    finally:
+        os.close(fd)
+
+
+def procs(group: Path) -> list[int]:
+    """The pids in directory `group`'s cgroup.procs (LabError once the group is gone)."""
+    return [int(p) for p in read(Path(group) / "cgroup.procs").split()]
 
 
 def attempt(path: Path, value: object) -> str:
@@ -54,11 +62,7 @@ def attempt(path: Path, value: object) -> str:
     For showing a rule at work, where the refusal is the point; `write` raises instead.
     """
     try:
-        fd = os.open(path, os.O_WRONLY)
-        try:
-            os.write(fd, str(value).encode())
-        finally:
-            os.close(fd)
+        _write_once(path, value)
     except OSError as err:
         return errno.errorcode.get(err.errno or 0, str(err.errno))
     return "ok"

@@ -176,6 +176,6 @@ def judge_one_of_two(given: Path, shared: Path, version: str) -> Result:
 
 def _pids(group: Path) -> list[int]:
     try:
-        return [int(p) for p in files.read(group / "cgroup.procs").split()]
+        return files.procs(group)
     except LabError:
         return []
