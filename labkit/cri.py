@@ -8,6 +8,7 @@ check their input before anything reaches the runtime.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import time
@@ -15,7 +16,12 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-import grpc
+# gRPC's fork handlers restart its poller threads in every forked child (grpcio >= 1.81). A child
+# that closes its fds before exec, as IPython's `!cmd` does, then prints "epoll_wait error: Bad
+# file descriptor" into the cell (grpc/grpc#43055). labkit never uses a channel across a fork, so it
+# turns that handling off; the variable is read once, when gRPC's core starts.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+import grpc  # noqa: E402  (after the variable above)
 from cri_api.v1 import api_pb2 as pb
 from cri_api.v1.api_pb2_grpc import ImageServiceStub, RuntimeServiceStub
 

@@ -1,8 +1,10 @@
 """The CRI for real: a pod on the lab containerd, as lesson 04 drives it, and nothing left after."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -232,3 +234,27 @@ def test_pods_are_named_for_the_lesson_so_clean_finds_them(cri):
     assert "lab-04-itest-clean" in cleanup.clean("04")["pods"]
     assert pod_id not in {p.id for p in cri.pods()}
     assert not (LOG_ROOT / "lab-04-itest-clean").exists()
+
+
+CHILD_THREADS = """
+import os, sys, time
+from labkit.cri import CRI
+with CRI() as cri:
+    cri.version()                       # gRPC's core is up, with its poller threads
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(0.3)                 # time for any restarted poller to appear
+        os.write(1, str(len(os.listdir("/proc/self/task"))).encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+"""
+
+
+def test_a_forked_child_carries_no_grpc_threads(engine):
+    # With gRPC's fork handling on, the child restarts its pollers, and a child that closes its
+    # fds before exec (IPython's `!cmd`) prints epoll errors into the cell (grpc/grpc#43055).
+    env = {k: v for k, v in os.environ.items() if k != "GRPC_ENABLE_FORK_SUPPORT"}
+    out = subprocess.run([sys.executable, "-c", CHILD_THREADS], capture_output=True, text=True,
+                         timeout=60, env=env, cwd=Path(__file__).parents[2])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "1", f"the forked child ran {out.stdout} threads; stderr: {out.stderr}"
