@@ -111,32 +111,43 @@ def cache_misses(answer: Any) -> Result:
 
 @checker("02.2")
 def config_digest(answer: Any) -> Result:
-    """A function that computes an image's id (its config's digest) from a `docker save` tar."""
+    """A function that computes an image's config digest from a `docker save` tar."""
     if not callable(answer):
         return Result(False, "Give the function itself (`check(\"02.2\", config_digest)`, no parentheses): "
                              "the checker runs it on tars of its own.")
     with tempfile.TemporaryDirectory(prefix="labkit-check-02-") as tmp:
         saved = Path(tmp) / "web.tar"
-        image_id = _save(IMAGE, saved)
-        got, failed = _run(answer, saved)
-        if failed:
-            return Result(False, f"On `docker save {IMAGE}` your function raised {failed}. "
-                                 "Read manifest.json first: its \"Config\" names the config file in the tar.")
-        if got != image_id:
-            return Result(False, _why_not_the_id(got, image_id, saved))
-        tampered, expected = _reindented(saved, Path(tmp) / "reindented.tar")
-        got, failed = _run(answer, tampered)
-        if failed:
-            return Result(False, f"Your function raised {failed} on a second tar. Hash the bytes; do not parse more than you need.")
-        if got == image_id:
-            return Result(False, "Right on the real tar, but in a second one I re-indented the config JSON and kept "
-                                 "its file name: your function still gave the old id. A file name is a claim; a digest "
-                                 "is what you compute from the bytes.")
-        if got != expected:
-            return Result(False, "Right on the real tar, wrong on a second one whose config JSON I re-indented. "
-                                 "Hash the config file's bytes exactly as stored in the tar.")
-    return Result(True, f"Right: the sha256 of the config's bytes is {IMAGE}'s image id, and your function computes "
-                        "it (it gave the new digest when the config's bytes changed).")
+        return judge_config_digest(answer, saved, _save(IMAGE, saved))
+
+
+def judge_config_digest(answer: Callable, saved: Path, image_id: str) -> Result:
+    """Judge `answer` on the tar `saved` (of IMAGE, whose engine id is `image_id`) and on a re-indented copy.
+
+    The right answer is the digest of the config's bytes. On Docker's classic store that is the
+    image id; on its containerd image store the id is the manifest's (or index's) digest instead.
+    """
+    wanted = _config_digest(saved)
+    got, failed = _run(answer, saved)
+    if failed:
+        return Result(False, f"On `docker save {IMAGE}` your function raised {failed}. "
+                             "Read manifest.json first: its \"Config\" names the config file in the tar.")
+    if got != wanted:
+        return Result(False, _why_not(got, wanted, image_id, saved))
+    tampered, expected = _reindented(saved, saved.with_name("reindented.tar"))
+    got, failed = _run(answer, tampered)
+    if failed:
+        return Result(False, f"Your function raised {failed} on a second tar. Hash the bytes; do not parse more than you need.")
+    if got == wanted:
+        return Result(False, "Right on the real tar, but in a second one I re-indented the config JSON and kept "
+                             "its file name: your function still gave the old digest. A file name is a claim; a "
+                             "digest is what you compute from the bytes.")
+    if got != expected:
+        return Result(False, "Right on the real tar, wrong on a second one whose config JSON I re-indented. "
+                             "Hash the config file's bytes exactly as stored in the tar.")
+    same = ("which is its image id on this engine" if image_id == wanted else
+            f"while this engine's image id, {image_id[:19]}…, is its manifest's digest (the containerd image store)")
+    return Result(True, f"Right: the sha256 of {IMAGE}'s config bytes, {same}; and your function computes it "
+                        "(it gave the new digest when the config's bytes changed).")
 
 
 def _run(fn: Callable, path: Path) -> tuple[object, str]:
@@ -146,23 +157,31 @@ def _run(fn: Callable, path: Path) -> tuple[object, str]:
         return None, f"{type(err).__name__}: {err}"
 
 
-def _why_not_the_id(got: object, image_id: str, saved: Path) -> str:
+def _why_not(got: object, wanted: str, image_id: str, saved: Path) -> str:
     if not isinstance(got, str):
         return f"Return the digest as a str like 'sha256:…'; your function returned {type(got).__name__} {got!r:.60}."
-    if got == image_id.split(":", 1)[1]:
+    if got == wanted.split(":", 1)[1]:
         return "The hex digits are right; a digest names its algorithm too: 'sha256:' + hexdigest()."
     if got == _whole_tar_hash(str(saved)):
-        return "That is the sha256 of the whole tar. The image id is the digest of one file in it: the config."
+        return "That is the sha256 of the whole tar. The config digest is the digest of one file in it: the config."
+    if got == image_id:
+        return ("That is this engine's image id, the digest of the image's manifest (Docker's containerd image "
+                "store). Hash the file manifest.json names under \"Config\".")
     with tarfile.open(saved) as tar:
         manifest = json.load(tar.extractfile("manifest.json"))[0]
         layers = {_sha256(tar.extractfile(name).read()) for name in manifest["Layers"]}
         raw_manifest = tar.extractfile("manifest.json").read()
     if got in layers:
-        return "That is a layer's digest (a diff_id). The image id is the digest of the config file."
+        return "That is a layer's digest (a diff_id). Hash the config file instead."
     if got == _sha256(raw_manifest):
         return "That is the sha256 of docker save's manifest.json. Hash the file it names under \"Config\"."
-    return (f"Your function returned {got!r:.80}, which is not the id of {IMAGE}. Hash the bytes of the config "
-            "file exactly as stored (json.dumps of a parsed copy writes other bytes).")
+    return (f"Your function returned {got!r:.80}, which is not the digest of {IMAGE}'s config. Hash the bytes of "
+            "the config file exactly as stored (json.dumps of a parsed copy writes other bytes).")
+
+
+def _config_digest(saved: Path) -> str:
+    with tarfile.open(saved) as tar:
+        return _sha256(tar.extractfile(json.load(tar.extractfile("manifest.json"))[0]["Config"]).read())
 
 
 def _save(image: str, dest: Path) -> str:
