@@ -13,6 +13,7 @@ from pathlib import Path
 RUN = Path("/run/labkit")           # sockets, pid files, daemon state: gone at reboot
 STATE = Path("/var/lib/labkit")     # images, snapshots, registry blobs: kept
 ETC = Path("/etc/labkit")           # generated daemon configs
+LABRUN = STATE / "bin" / "labrun"   # the course's runtime, as the engine calls it (written by `labkit up`)
 LOG = STATE / "log"
 
 CONTAINERD_SOCK = RUN / "containerd" / "containerd.sock"

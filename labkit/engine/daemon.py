@@ -134,6 +134,8 @@ def write_configs(files: dict[Path, str]) -> None:
         if differs(path, text):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
+            if text.startswith("#!"):
+                path.chmod(0o755)        # a program (labrun's launcher), not a config
 
 
 def differs(path: Path, text: str) -> bool:

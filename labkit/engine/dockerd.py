@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 from labkit import config
@@ -41,13 +42,23 @@ def settings() -> dict:
         # systemd does not manage this subtree: the labkit-* parents are the engine's own.
         "exec-opts": ["native.cgroupdriver=cgroupfs"],
         "features": {"buildkit": False},
+        # The course's own runtime, beside runc: `docker run --runtime labrun ...` (lesson 12).
+        "runtimes": {"labrun": {"path": str(config.LABRUN)}},
         "shutdown-timeout": 3,          # lab containers: do not wait 15 s for each on `down`
     }
 
 
 def configs() -> dict[Path, str]:
-    """daemon.json and what it should hold."""
-    return {CONFIG: json.dumps(settings(), indent=2) + "\n"}
+    """daemon.json and what it should hold, and labrun's launcher, which it names."""
+    return {CONFIG: json.dumps(settings(), indent=2) + "\n", config.LABRUN: launcher()}
+
+
+def launcher() -> str:
+    """labrun as an executable for dockerd and containerd's shim: this venv's Python, isolated (-I:
+    no PYTHONPATH, no user site, no current directory on sys.path), straight into the runtime."""
+    return (f"#!{sys.executable} -I\n"
+            "# labrun, the course's OCI runtime (labkit/runtime), written by `labkit up` for this venv.\n"
+            "import sys\nfrom labkit.runtime.cli import main\nsys.exit(main())\n")
 
 
 def daemon() -> Daemon:

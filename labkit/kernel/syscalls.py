@@ -14,9 +14,9 @@ from labkit.errors import BadInput, LabError
 
 # From the kernel's uapi headers; tests/unit/test_syscalls.py checks every entry against them.
 # arm64 and riscv64 take the generic table (their asm/unistd.h includes asm-generic/unistd.h).
-_GENERIC = {"pivot_root": 41, "capget": 90, "capset": 91}
+_GENERIC = {"pivot_root": 41, "capget": 90, "capset": 91, "bpf": 280}
 TABLES: dict[str, dict[str, int]] = {
-    "x86_64": {"pivot_root": 155, "capget": 125, "capset": 126},     # asm/unistd_64.h
+    "x86_64": {"pivot_root": 155, "capget": 125, "capset": 126, "bpf": 321},     # asm/unistd_64.h
     "aarch64": _GENERIC,
     "riscv64": _GENERIC,
 }

@@ -58,7 +58,7 @@ def test_this_machine_has_its_own_numbers():
 
 
 def test_an_unknown_syscall_name_is_refused():
-    with pytest.raises(LabError, match="no syscall number for 'fork'. Known: capget, capset, pivot_root"):
+    with pytest.raises(LabError, match="no syscall number for 'fork'. Known: bpf, capget, capset, pivot_root"):
         syscalls.number("fork")
 
 
