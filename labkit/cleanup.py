@@ -181,14 +181,15 @@ def _remove_empty_cgroup(name: str) -> None:
 
 def _runtime_containers(prefix: str) -> list[str]:
     removed = []
-    for runtime, root in (("runc", config.RUNC_ROOT), ("crun", config.RUN / "crun")):
+    for runtime, root in (("runc", config.RUNC_ROOT), ("crun", config.RUN / "crun"),
+                          (str(config.LABRUN), config.LABRUN_ROOT)):
         if not root.exists() or shutil.which(runtime) is None:
             continue
         ids = subprocess.run([runtime, "--root", str(root), "list", "-q"], capture_output=True, text=True).stdout
         for cid in ids.split():
             if cid.startswith(prefix):
                 _quiet([runtime, "--root", str(root), "delete", "--force", cid])
-                removed.append(f"{runtime}/{cid}")
+                removed.append(f"{Path(runtime).name}/{cid}")
     return removed
 
 

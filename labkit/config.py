@@ -54,5 +54,6 @@ def lab_name(slug: str, lesson: str | None = None) -> str:
     return slug if slug.startswith(prefix) else prefix + slug
 
 RUNC_ROOT = RUN / "runc"            # state of containers a lesson runs with runc/crun directly
+LABRUN_ROOT = RUN / "labrun"        # and with labrun, the course's own runtime
 SCRATCH = RUN / "scratch"           # bundles, rootfs copies, mount points made by lessons
 OWNER_ENV = "LABKIT_LESSON"         # set in the environment of every process a lesson spawns

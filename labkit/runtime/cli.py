@@ -9,7 +9,7 @@ from pathlib import Path
 from labkit.runtime import log
 from labkit.runtime.errors import Refused
 
-DEFAULT_ROOT = "/run/labrun"
+DEFAULT_ROOT = "/run/labkit/labrun"          # labkit.config.LABRUN_ROOT (not imported: labrun stays lean)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -45,13 +45,15 @@ def parser() -> argparse.ArgumentParser:
     ps = verbs.add_parser("ps")
     ps.add_argument("--format", "-f", choices=("table", "json"), default="table")
     ps.add_argument("id")
+    ls = verbs.add_parser("list", help="the containers under --root")
+    ls.add_argument("--quiet", "-q", action="store_true", help="ids only")
     verbs.add_parser("features")
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     """Do one verb; what it prints goes to stdout."""
-    from labkit.runtime import create, delete, exec, features, kill, pause, ps, start, state
+    from labkit.runtime import create, delete, exec, features, kill, pause, ps, start, state, store
 
     root = Path(args.root)
     if args.verb == "create":
@@ -71,6 +73,9 @@ def run(args: argparse.Namespace) -> int:
     elif args.verb == "ps":
         pids = ps.ps(root, args.id)
         print(json.dumps(pids) if args.format == "json" else "\n".join(["PID", *map(str, pids)]))
+    elif args.verb == "list":
+        for cid in store.ids(root):
+            print(cid if args.quiet else f"{cid}\t{store.status(root, store.load(root, cid))}")
     elif args.verb == "features":
         print(json.dumps(features.features(), indent=2))
     return 0

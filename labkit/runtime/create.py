@@ -86,8 +86,6 @@ def _spawn(rec: store.Record, spec: dict, d: Path, console_socket: str | None, n
     fifo_fd = os.open(d / store.FIFO, os.O_PATH | os.O_CLOEXEC)
     job = {"rootfs": rec.rootfs, "bundle": rec.bundle, "cgroup": rec.cgroup, "no_pivot": no_pivot,
            "fifo_fd": fifo_fd, "console_fd": console.fileno() if console else -1}
-    for fd in (fifo_fd, theirs.fileno(), *([console.fileno()] if console else [])):
-        os.set_inheritable(fd, True)
     child = os.fork()
     if child == 0:
         ours.close()

@@ -68,7 +68,10 @@ def program(rules: list[dict]) -> bytes:
         _load_word(4, 4), _load_word(5, 8),                    # r4 = major, r5 = minor
     ]
     for r in reversed(rules):
-        code += _rule(r)
+        rule = _rule(r)
+        code += rule
+        if len(rule) == 2:           # no condition (`a *:* rwm`): it decides; the verifier refuses dead code after it
+            return b"".join(code)
     code += [_insn(0xB4, 0, imm=1), _insn(0x95)]             # r0 = 1 (allow); exit
     return b"".join(code)
 

@@ -103,8 +103,7 @@ def _child(ch: Channel, proc: dict, linux: dict, joins: list[tuple[str, int]], c
         if console is not None:
             init.terminal(console, proc.get("consoleSize"))
         path = ready.become(ch, userns=any(name == "user" for name, _ in joins))
-        process_keep = {ch.sock.fileno()}
-        init.process.close_on_exec(keep=process_keep)
+        init.process.close_on_exec()
         ch.send("ready")
         ready.execve(path)
     except BaseException as err:                     # noqa: BLE001

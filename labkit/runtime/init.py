@@ -112,7 +112,7 @@ def init(ch: Channel, spec: dict, job: dict, ns: dict[str, str]) -> None:
         if console is not None:
             terminal(console, proc.get("consoleSize"))
         path = ready.become(ch, userns="user" in ns)
-        process.close_on_exec(keep={job["fifo_fd"], ch.sock.fileno()})
+        process.close_on_exec()                          # the fifo's O_PATH fd and this channel too
         ch.send("ready")
         go = os.open(f"/proc/self/fd/{job['fifo_fd']}", os.O_WRONLY | os.O_CLOEXEC)   # blocks until `start`
         os.write(go, b"0")

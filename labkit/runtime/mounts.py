@@ -126,7 +126,8 @@ def bind(source: str, dest: str, flags: int) -> None:
 
 def mount_cgroup(dest: str, flags: int, cgroup_dirs: dict[str, str]) -> None:
     """/sys/fs/cgroup showing the container's own groups: on v2 its one directory; on v1 a tmpfs
-    with each hierarchy's directory bound below it, as runc does without a cgroup namespace."""
+    with each hierarchy's directory bound below it, read-only, as runc does without a cgroup namespace
+    (runc leaves the tmpfs itself writable, and so does labrun)."""
     if hierarchy.mode() == "v2":
         bind(next(iter(cgroup_dirs.values())), dest, k.MS_REC | flags)
         return
@@ -138,8 +139,6 @@ def mount_cgroup(dest: str, flags: int, cgroup_dirs: dict[str, str]) -> None:
         sub = os.path.join(dest, os.path.basename(point))
         os.makedirs(sub, exist_ok=True)
         bind(mine, sub, k.MS_REC | flags)
-    if flags & k.MS_RDONLY:
-        mount(None, dest, None, k.MS_REMOUNT | k.MS_RDONLY | k.MS_NOSUID | k.MS_NODEV | k.MS_NOEXEC, "mode=755")
 
 
 def make_devices(root: str, extra: list[dict], userns: bool) -> None:

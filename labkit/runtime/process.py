@@ -125,11 +125,12 @@ def executable(process: dict) -> str:
     raise Refused(f'exec: "{name}": executable file not found in $PATH')
 
 
-def close_on_exec(keep: set[int]) -> None:
-    """Mark every descriptor above 2 close-on-exec, but `keep`: nothing of the runtime's reaches the program."""
+def close_on_exec() -> None:
+    """Mark every descriptor above 2 close-on-exec: nothing of the runtime's reaches the program (a
+    leaked fd on a host directory is a way out of the root: CVE-2024-21626)."""
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
-        if fd > 2 and fd not in keep:
+        if fd > 2:
             try:
                 os.set_inheritable(fd, False)
             except OSError:

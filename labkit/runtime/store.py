@@ -46,6 +46,11 @@ def directory(root: Path, cid: str) -> Path:
     return root / cid
 
 
+def ids(root: Path) -> list[str]:
+    """The containers under `root` (`labrun list`)."""
+    return sorted(d.name for d in root.iterdir() if (d / "state.json").exists()) if root.is_dir() else []
+
+
 def load(root: Path, cid: str) -> Record:
     """The record of container `cid`, or Refused('container does not exist')."""
     try:

@@ -1,0 +1,297 @@
+"""labrun for real: bundles created and started under it and under runc side by side, the errors a
+caller meets, both escapes tried and failing, its device filter on cgroup v2, and Docker driving it.
+Nothing is left behind: state, cgroups, processes."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from labkit import cgroups, config
+from labkit.oci.spec import rootfs_from_image
+from labkit.runtime import devices
+from tests.conftest import residue
+from labkit import inventory
+
+pytestmark = pytest.mark.integration
+
+PROBE = r"""
+echo "hostname=$(hostname)"
+echo "id=$(id)"
+grep -E "^(Cap|NoNewPrivs|Seccomp:)" /proc/self/status | tr '\t' ' '
+echo "mounts=$(awk '$2 !~ "^/sys/fs/cgroup/" {print $2":"$3":"$4}' /proc/self/mounts | sed -E 's/,?(size|nr_inodes|inode64)=[^,:]*//g' | tr '\n' ' ')"
+echo "dev=$(ls /dev | tr '\n' ' ')"
+echo "fds=$(ls /proc/self/fd | tr '\n' ' ')"
+echo "nofile=$(ulimit -n)"
+echo "links=$(ip -o link | cut -d: -f2 | tr '\n' ' ')"
+echo "memory=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max)"
+echo "null=$( (echo x > /dev/null) 2>&1 && echo writable)"
+""".strip()
+
+
+def labrun(*args: str, root: Path | None = None, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([str(config.LABRUN), "--root", str(root or config.LABRUN_ROOT), *args],
+                          capture_output=True, text=True, timeout=60, **kw)
+
+
+@pytest.fixture(scope="module")
+def image_root(engine):
+    """An unpacked labkit/busybox, shared read-only by the bundles (each gets its own copy)."""
+    path = config.SCRATCH / "lab-12-itest-image"
+    shutil.rmtree(path, ignore_errors=True)
+    rootfs_from_image("labkit/busybox", path, lesson="12")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def bundle(image_root, request):
+    """A fresh bundle: `runc spec`, the probe as its program, limits, and a read-only root."""
+    name = f"lab-12-itest-{request.node.name.split('[')[0][5:40].replace('_', '-')}"
+    path = config.SCRATCH / name
+    shutil.rmtree(path, ignore_errors=True)
+    shutil.copytree(image_root, path / "rootfs", symlinks=True)
+    subprocess.run(["runc", "spec", "--bundle", str(path)], check=True)
+    spec = json.loads((path / "config.json").read_text())
+    spec["process"].update(terminal=False, args=["sh", "-c", PROBE], env=["PATH=/bin", f"{config.OWNER_ENV}=12"])
+    spec["root"]["readonly"] = True
+    spec["hostname"] = "lab-12-box"
+    spec["linux"]["resources"] = {"memory": {"limit": 64 << 20}, "pids": {"limit": 32},
+                                  "devices": [{"allow": False, "access": "rwm"}]}
+    (path / "config.json").write_text(json.dumps(spec))
+    before = inventory.snapshot()
+    yield path, spec
+    for runtime in (str(config.LABRUN), "runc"):
+        subprocess.run([runtime, "--root", str(config.LABRUN_ROOT if runtime != "runc" else config.RUNC_ROOT),
+                        "delete", "--force", name], capture_output=True)
+    shutil.rmtree(path, ignore_errors=True)
+    assert residue(before) == {}
+
+
+def write(path: Path, spec: dict, cid: str) -> None:
+    spec["linux"]["cgroupsPath"] = f"/{cid}"
+    (path / "config.json").write_text(json.dumps(spec))
+
+
+def create(path: Path, cid: str, *extra: str, pass_fds: tuple[int, ...] = ()) -> tuple[int, str]:
+    """`labrun create`, its stdio on files, as a shim gives it (the container's init keeps them):
+    the exit status and what it wrote to stderr."""
+    with open(path / "out.txt", "w") as out, open(path / "err.txt", "w") as err:
+        made = subprocess.run([str(config.LABRUN), "--root", str(config.LABRUN_ROOT), "create", "--bundle", str(path),
+                               *extra, cid], stdin=subprocess.DEVNULL, stdout=out, stderr=err, timeout=60,
+                              pass_fds=pass_fds)
+    return made.returncode, (path / "err.txt").read_text()
+
+
+def run_labrun(path: Path, cid: str) -> str:
+    """create, start, wait until stopped, delete: the container's output."""
+    code, err = create(path, cid)
+    assert code == 0, err
+    assert labrun("start", cid).returncode == 0
+    wait_status(cid, "stopped")
+    assert labrun("delete", cid).returncode == 0
+    return (path / "out.txt").read_text()
+
+
+def wait_status(cid: str, want: str, timeout: float = 20) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        state = json.loads(labrun("state", cid).stdout)
+        if state["status"] == want or time.monotonic() > deadline:
+            assert state["status"] == want, state
+            return state
+        time.sleep(0.05)
+
+
+def facts(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) if "=" in line else (line.split(":")[0], line) for line in text.splitlines())
+
+
+def test_create_leaves_init_waiting_and_start_runs_the_program(bundle):
+    path, spec = bundle
+    cid = path.name
+    spec["process"]["args"] = ["sh", "-c", "echo started"]
+    write(path, spec, cid)
+    out = path / "out.txt"
+    pid_file = path / "pid"
+    code, err = create(path, cid, "--pid-file", str(pid_file))
+    assert code == 0, err
+    state = wait_status(cid, "created")
+    assert pid_file.read_text() == str(state["pid"])            # digits only, no newline: what the shim parses
+    assert (config.LABRUN_ROOT / cid / "exec.fifo").exists()
+    assert Path(f"/proc/{state['pid']}/comm").read_text() != "sh\n"     # not yet the program
+    assert out.read_text() == ""
+    assert labrun("start", cid).returncode == 0
+    wait_status(cid, "stopped")
+    assert out.read_text() == "started\n"
+    assert "only a created one can start" in labrun("start", cid).stderr
+    assert labrun("delete", cid).returncode == 0
+    assert not (config.LABRUN_ROOT / cid).exists()
+    assert not any(Path(p, cid).exists() for p, _t, _c in cgroups.mounts())
+
+
+def test_the_same_bundle_under_runc_and_labrun(bundle):
+    path, spec = bundle
+    write(path, spec, path.name)
+    ours = facts(run_labrun(path, path.name))
+    theirs = facts(subprocess.run(["runc", "--root", str(config.RUNC_ROOT), "run", "--bundle", str(path), path.name],
+                                  capture_output=True, text=True, timeout=60).stdout)
+    assert theirs["hostname"] == "lab-12-box"
+    # labrun joins the controllers it drives; runc every v1 hierarchy: the probe leaves /sys/fs/cgroup/* out.
+    assert ours == theirs
+
+
+def test_an_unsupported_field_is_refused_and_nothing_is_left(bundle):
+    path, spec = bundle
+    spec["linux"]["intelRdt"] = {"closID": "lab"}
+    write(path, spec, path.name)
+    assert create(path, path.name) == (1, "labrun: labrun does not support linux.intelRdt in config.json; remove "
+                                          "it, or run this bundle with runc\n")
+    assert not (config.LABRUN_ROOT / path.name).exists()
+
+
+def test_a_missing_program_fails_create_and_leaves_nothing(bundle):
+    path, spec = bundle
+    spec["process"]["args"] = ["no-such-program"]
+    write(path, spec, path.name)
+    code, err = create(path, path.name)
+    assert code == 1 and 'exec: "no-such-program": executable file not found in $PATH' in err
+    assert not (config.LABRUN_ROOT / path.name).exists()
+    assert not any(Path(p, path.name).exists() for p, _t, _c in cgroups.mounts())
+
+
+def test_kill_takes_names_and_numbers_and_says_not_running(bundle):
+    path, spec = bundle
+    spec["process"]["args"] = ["sleep", "600"]
+    write(path, spec, path.name)
+    cid = path.name
+    assert create(path, cid) == (0, "")
+    assert labrun("start", cid).returncode == 0
+    assert labrun("kill", cid, "NOSUCH").stderr.startswith("labrun: unknown signal 'NOSUCH'")
+    assert labrun("kill", "--all", cid, "9").returncode == 0
+    wait_status(cid, "stopped")
+    assert "container not running" in labrun("kill", cid, "SIGTERM").stderr
+    assert labrun("delete", cid).returncode == 0
+    assert "does not exist" in labrun("state", cid).stderr
+
+
+def test_no_host_fd_reaches_the_program(bundle):
+    """The CVE-2024-21626 class: a descriptor on a host directory left open in the container is a way
+    out (openat from it climbs the host's tree). Here the caller hands labrun one, as a careless shim
+    might, beside the runtime's own (the fifo's O_PATH fd is in the host's state directory): the
+    program holds only 0, 1 and 2, and the fd its `ls` opens."""
+    path, spec = bundle
+    spec["process"]["args"] = ["ls", "/proc/self/fd"]          # the program itself, as PID 1
+    write(path, spec, path.name)
+    host_dir = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        code, err = create(path, path.name, pass_fds=(host_dir,))
+    finally:
+        os.close(host_dir)
+    assert code == 0, err
+    assert labrun("start", path.name).returncode == 0
+    wait_status(path.name, "stopped")
+    assert labrun("delete", path.name).returncode == 0
+    assert (path / "out.txt").read_text().split() == ["0", "1", "2", "3"]
+
+
+def test_the_runtime_cannot_be_reached_through_proc_exe(bundle):
+    """The CVE-2019-5736 class: a process in the container opens /proc/<runtime pid>/exe, the host's
+    python, to overwrite it. labrun's init is non-dumpable while it runs the container's way in, so
+    without CAP_SYS_PTRACE (Docker grants none) even root in the container cannot open it."""
+    path, spec = bundle
+    spec["process"]["args"] = ["sleep", "600"]
+    write(path, spec, path.name)
+    cid = path.name
+    assert create(path, cid) == (0, "")
+    pid = wait_status(cid, "created")["pid"]          # init: the runtime's python, inside, not yet exec'd
+    attack = "cat /proc/1/exe > /dev/null && echo read; echo x >> /proc/1/exe && echo wrote; true"
+    # root in the container's mount and PID namespaces, without CAP_SYS_PTRACE (dropped before entering)
+    enter = ["setpriv", "--bounding-set=-sys_ptrace", "--", "nsenter", "-t", str(pid), "-m", "-p", "--", "/bin/sh", "-c"]
+    tried = subprocess.run([*enter, attack], capture_output=True, text=True, timeout=30)
+    assert "read" not in tried.stdout and "wrote" not in tried.stdout
+    assert "Permission denied" in tried.stderr, tried.stderr
+    assert labrun("start", cid).returncode == 0
+    # Control: once init has exec'd `sleep` (dumpable again), the same read succeeds: the test can fail.
+    control = subprocess.run([*enter, "cat /proc/1/exe > /dev/null && echo read"], capture_output=True, text=True, timeout=30)
+    assert control.stdout.strip() == "read", control.stderr
+    labrun("kill", "--all", cid, "KILL")
+    wait_status(cid, "stopped")
+    assert labrun("delete", cid).returncode == 0
+
+
+def test_the_v2_device_filter_allows_only_what_the_rules_say(root):
+    """linux.resources.devices on cgroup v2: the eBPF program, attached to a cgroup2 directory."""
+    unified = cgroups.unified()
+    if unified is None:
+        pytest.skip("this machine mounts no cgroup2 tree")
+    group = Path(unified) / "lab-12-itest-devices"
+    group.mkdir()
+    try:
+        devices.apply_v2(str(group), [{"allow": False, "access": "rwm"},
+                                      {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+                                      {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "r"}])
+        script = (f"echo $$ > {group}/cgroup.procs; for f in null zero full; do "
+                  "(echo x > /dev/$f) 2>/dev/null && echo $f w ok || echo $f w no; "
+                  "(head -c1 /dev/$f >/dev/null) 2>/dev/null && echo $f r ok || echo $f r no; done")
+        seen = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=30).stdout.split("\n")
+        assert seen[:6] == ["null w ok", "null r ok", "zero w no", "zero r ok", "full w no", "full r no"]
+    finally:
+        cgroups.remove_dir(group)
+
+
+def test_docker_runs_and_execs_under_labrun_as_under_runc(engine):
+    from labkit.engine import docker_client
+
+    flags = ["--memory", "64m", "--pids-limit", "20", "--read-only", "--user", "1000:1000", "--cap-drop", "NET_RAW"]
+    probe = "id; grep -E '^(Cap|NoNewPrivs|Seccomp:)' /proc/self/status; touch /x 2>&1; hostname | wc -c"
+    seen = {}
+    for runtime in ("runc", "labrun"):
+        run = subprocess.run(["docker", "run", "--rm", "--runtime", runtime, *flags, "labkit/busybox", "sh", "-c", probe],
+                             capture_output=True, text=True, timeout=120, env={**os.environ, "DOCKER_HOST": config.DOCKER_HOST})
+        assert run.returncode == 0, run.stderr
+        seen[runtime] = run.stdout
+    assert seen["labrun"] == seen["runc"]
+    assert "uid=1000" in seen["labrun"] and "Read-only file system" in seen["labrun"]
+    name = "lab-12-itest-exec"
+    docker = ["docker", "--host", config.DOCKER_HOST]
+    subprocess.run([*docker, "rm", "-f", name], capture_output=True)
+    try:
+        subprocess.run([*docker, "run", "-d", "--name", name, "--runtime", "labrun", "labkit/busybox", "sleep", "600"],
+                       check=True, capture_output=True, timeout=120)
+        exec_ = subprocess.run([*docker, "exec", name, "sh", "-c", "cat /proc/1/comm; exit 3"],
+                               capture_output=True, text=True, timeout=60)
+        assert (exec_.returncode, exec_.stdout) == (3, "sleep\n"), exec_.stderr
+        stop = subprocess.run([*docker, "stop", "-t", "1", name], capture_output=True, text=True, timeout=60)
+        assert stop.returncode == 0, stop.stderr
+        code = subprocess.run([*docker, "inspect", "-f", "{{.State.ExitCode}}", name], capture_output=True, text=True)
+        assert code.stdout.strip() == "137"                    # sleep as PID 1 ignores SIGTERM: killed, as under runc
+    finally:
+        subprocess.run([*docker, "rm", "-f", name], capture_output=True)
+    del docker_client
+
+
+def test_labkit_clean_deletes_what_labrun_left(bundle):
+    path, spec = bundle
+    spec["process"]["args"] = ["sleep", "600"]
+    write(path, spec, path.name)
+    cid = path.name
+    assert create(path, cid) == (0, "")
+    assert labrun("start", cid).returncode == 0
+    from labkit import cleanup
+
+    said = cleanup.clean("12")
+    assert f"labrun/{cid}" in said["runtime containers"]
+    assert labrun("list", "-q").stdout.split().count(cid) == 0
+
+
+def test_features_lists_what_labrun_does(engine):
+    made = subprocess.run([str(config.LABRUN), "features"], capture_output=True, text=True, timeout=30)
+    doc = json.loads(made.stdout)
+    assert set(doc["linux"]["namespaces"]) == {"cgroup", "ipc", "mount", "network", "pid", "user", "uts"}
+    assert doc["linux"]["cgroup"]["systemd"] is False and "SCMP_ACT_ERRNO" in doc["linux"]["seccomp"]["actions"]
