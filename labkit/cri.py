@@ -220,13 +220,15 @@ class CRI:
         """The sandbox config the kubelet would send for a pod `name` (lab-prefixed)."""
         return pod_config(name, namespace, host_network, lesson, share_pid)
 
-    def run_pod(self, cfg: pb.PodSandboxConfig) -> str:
-        """RunPodSandbox: the pause container and, unless on the node's network, a new netns."""
+    def run_pod(self, cfg: pb.PodSandboxConfig, runtime_handler: str = "") -> str:
+        """RunPodSandbox: the pause container and, unless on the node's network, a new netns.
+        `runtime_handler` picks the runtime (a RuntimeClass's handler): "" is runc, "labrun" the course's."""
         log_dir = Path(cfg.log_directory)
         made = not log_dir.exists()
         log_dir.mkdir(parents=True, exist_ok=True)     # the kubelet makes the pod's log directory
         try:
-            return self.call(self.runtime, "RunPodSandbox", pb.RunPodSandboxRequest(config=cfg)).pod_sandbox_id
+            request = pb.RunPodSandboxRequest(config=cfg, runtime_handler=runtime_handler)
+            return self.call(self.runtime, "RunPodSandbox", request).pod_sandbox_id
         except LabError:
             if made:
                 shutil.rmtree(log_dir, ignore_errors=True)

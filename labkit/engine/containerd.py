@@ -15,6 +15,7 @@ CONFIG = config.ETC / "containerd.toml"
 #   there is it on: it caps requested scores at containerd's own. A VM or a real node leaves it off.
 # - sandbox_image: the lab's pause image, imported locally; nothing is pulled from the internet.
 # - netns_mounts_under_state_dir: pod network namespaces stay under /run/labkit, not /run/netns.
+# - runtimes.labrun: a RuntimeClass handler for the course's runtime, through the same runc shim.
 TEMPLATE = """\
 version = 2
 root = "{root}"
@@ -42,6 +43,13 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "{cni_bin}"
     conf_dir = "{cni_conf}"
+  # Naming one runtime replaces containerd's default table, so runc (the default) is named too.
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+    runtime_type = "io.containerd.runc.v2"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.labrun]
+    runtime_type = "io.containerd.runc.v2"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.labrun.options]
+    BinaryName = "{labrun}"
 """
 
 # The pods' network: a bridge of the lab's own, no masquerading, addresses from a lab subnet.
@@ -65,7 +73,7 @@ def render_config() -> str:
         root=config.STATE / "containerd", state=config.RUN / "containerd",
         sock=config.CONTAINERD_SOCK, pause=config.PAUSE_IMAGE,
         cni_bin=config.CNI_BIN_DIR, cni_conf=config.CNI_CONF_DIR,
-        restrict_oom="false" if may_lower_oom_scores() else "true",
+        restrict_oom="false" if may_lower_oom_scores() else "true", labrun=config.LABRUN,
     )
 
 

@@ -295,3 +295,27 @@ def test_features_lists_what_labrun_does(engine):
     doc = json.loads(made.stdout)
     assert set(doc["linux"]["namespaces"]) == {"cgroup", "ipc", "mount", "network", "pid", "user", "uts"}
     assert doc["linux"]["cgroup"]["systemd"] is False and "SCMP_ACT_ERRNO" in doc["linux"]["seccomp"]["actions"]
+
+
+def test_a_pod_runs_on_the_labrun_runtime_handler(engine):
+    """containerd's CRI plugin with a `labrun` handler (a RuntimeClass): the sandbox and two containers
+    are created by labrun through the same runc shim, share the pod's network, and go with the pod."""
+    from labkit.cri import CRI, pod_config
+
+    before = inventory.snapshot()
+    with CRI() as cri:
+        cfg = pod_config("itest-labrun", lesson="12")
+        pod = cri.run_pod(cfg, runtime_handler="labrun")
+        try:
+            web = cri.create_container(pod, cfg, "web", "web")
+            client = cri.create_container(pod, cfg, "client", "busybox", ["sleep", "3600"])
+            cri.start(web)
+            cri.start(client)
+            got = cri.exec_sync(client, ["wget", "-qO-", "http://127.0.0.1:80/"])
+            assert got.exit_code == 0 and b"<title>labkit/web</title>" in got.stdout
+            for cid in (pod, web, client):           # the shim's runtime root: labrun's own records
+                record = json.loads(Path("/run/containerd/runc/k8s.io", cid, "state.json").read_text())
+                assert {"start_time", "cgroup", "rootfs"} <= set(record), record
+        finally:
+            cri.remove_pod(pod)
+    assert residue(before) == {}
