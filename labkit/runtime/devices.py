@@ -115,6 +115,21 @@ class _LoadAttr(ctypes.Structure):
                 ("log_buf", ctypes.c_uint64), ("kern_version", ctypes.c_uint32), ("prog_flags", ctypes.c_uint32)]
 
 
+def _load(bpf: int, insns: bytes, verbose: bool) -> int:
+    """bpf(BPF_PROG_LOAD): the program's fd. With `verbose`, a failure carries the verifier's last words
+    (its log grows with the program: a small buffer fails with ENOSPC, so none is given normally)."""
+    code, license_ = ctypes.create_string_buffer(insns, len(insns)), ctypes.c_char_p(b"Apache")
+    log = ctypes.create_string_buffer(1 << 20 if verbose else 1)
+    attr = _LoadAttr(BPF_PROG_TYPE_CGROUP_DEVICE, len(insns) // 8, ctypes.addressof(code),
+                     ctypes.cast(license_, ctypes.c_void_p).value, 1 if verbose else 0,
+                     len(log) if verbose else 0, ctypes.addressof(log) if verbose else 0)
+    try:
+        return check(libc.syscall(bpf, BPF_PROG_LOAD, ctypes.byref(attr), ctypes.sizeof(attr)), "bpf(BPF_PROG_LOAD)")
+    except OSError as err:
+        last = log.value.decode(errors="replace").strip().splitlines()[-1:] if verbose else []
+        raise OSError(err.errno, f"{err}; verifier: {last[0] if last else 'no log'}") from None
+
+
 class _AttachAttr(ctypes.Structure):
     _fields_ = [("target_fd", ctypes.c_uint32), ("attach_bpf_fd", ctypes.c_uint32),
                 ("attach_type", ctypes.c_uint32), ("attach_flags", ctypes.c_uint32)]
@@ -122,16 +137,15 @@ class _AttachAttr(ctypes.Structure):
 
 def apply_v2(directory: str, rules: list[dict]) -> None:
     """Load the program for `rules` and attach it to the group at `directory` (bpf(2))."""
-    insns = program(rules)
-    buf, license_, log = ctypes.create_string_buffer(insns, len(insns)), ctypes.c_char_p(b"Apache"), \
-        ctypes.create_string_buffer(4096)
-    attr = _LoadAttr(BPF_PROG_TYPE_CGROUP_DEVICE, len(insns) // 8, ctypes.addressof(buf),
-                     ctypes.cast(license_, ctypes.c_void_p).value, 1, len(log), ctypes.addressof(log))
     bpf = syscalls.number("bpf")
     try:
-        prog = check(libc.syscall(bpf, BPF_PROG_LOAD, ctypes.byref(attr), ctypes.sizeof(attr)), "bpf(BPF_PROG_LOAD)")
-    except OSError as err:
-        raise Refused(f"the kernel refused the device filter: {err}; verifier: {log.value.decode()[-300:]}") from None
+        prog = _load(bpf, program(rules), verbose=False)
+    except OSError:
+        try:                              # again, with the verifier's log, to say why
+            _load(bpf, program(rules), verbose=True)
+        except OSError as err:
+            raise Refused(f"the kernel refused the device filter: {err}") from None
+        raise
     group = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         attach = _AttachAttr(group, prog, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI)

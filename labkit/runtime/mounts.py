@@ -167,8 +167,11 @@ def make_devices(root: str, extra: list[dict], userns: bool) -> None:
 
 
 def make_links(root: str, pts: bool) -> None:
-    """/dev/fd and the std streams into /proc/self/fd, and /dev/ptmx into the container's devpts."""
-    for name, target in LINKS + ([("ptmx", "pts/ptmx")] if pts else []):
+    """/dev/fd and the std streams into /proc/self/fd, /dev/ptmx into the container's devpts, and
+    /dev/core where the kernel has a /proc/kcore (runc's setupDevSymlinks)."""
+    extra = [("ptmx", "pts/ptmx")] if pts else []
+    extra += [("core", "/proc/kcore")] if os.path.exists("/proc/kcore") else []
+    for name, target in LINKS + extra:
         path = secure_join(root, f"/dev/{name}")
         if name == "ptmx" and os.path.lexists(path):
             os.unlink(path)
@@ -204,7 +207,13 @@ def enter(root: str, pivot: bool = True) -> None:
 def finish(spec: dict) -> None:
     """After the pivot: the read-only root, then readonlyPaths and maskedPaths (runc's order)."""
     if spec["root"].get("readonly"):
-        mount(None, "/", None, k.MS_BIND | k.MS_REMOUNT | k.MS_RDONLY | (os.statvfs("/").f_flag & LOCKED))
+        try:            # as runc: read-only and nothing else; nosuid or nodev from the host's mount are dropped
+            mount(None, "/", None, k.MS_BIND | k.MS_REMOUNT | k.MS_RDONLY)
+        except KernelError as err:
+            if err.errno != errno.EPERM:
+                raise
+            # in a user namespace the kernel locks those flags: keep them
+            mount(None, "/", None, k.MS_BIND | k.MS_REMOUNT | k.MS_RDONLY | (os.statvfs("/").f_flag & LOCKED))
     linux = spec.get("linux") or {}
     for path in linux.get("readonlyPaths") or []:
         _missing_ok(readonly, path)
