@@ -35,8 +35,59 @@ def engine(rounds: int) -> dict[str, float]:
     return results
 
 
+RUNTIMES = ("runc", "labrun")       # the reference first: ratios are against it
+
+
+def runtime(rounds: int) -> dict[str, dict[str, float]]:
+    """For runc and labrun, in this same run: a bundle that runs `true` (create, start, wait, delete
+    through the runtime's CLI), and `docker run --rm` of the same program through the lab engine."""
+    import json
+    import os
+    import shutil
+
+    from labkit import config, engine as eng
+    from labkit.oci.spec import rootfs_from_image
+
+    eng.up()
+    bundle = config.SCRATCH / "lab-12-bench"
+    shutil.rmtree(bundle, ignore_errors=True)
+    rootfs_from_image("labkit/busybox", bundle / "rootfs", lesson="12")
+    subprocess.run(["runc", "spec", "--bundle", str(bundle)], check=True)
+    spec = json.loads((bundle / "config.json").read_text())
+    spec["process"].update(terminal=False, args=["true"])
+    (bundle / "config.json").write_text(json.dumps(spec))
+    cli = {"runc": ["runc", "--root", str(config.RUNC_ROOT)], "labrun": [str(config.LABRUN), "--root", str(config.LABRUN_ROOT)]}
+    docker = ["docker", "--host", config.DOCKER_HOST, "run", "--rm", "--runtime"]
+
+    def lifecycle(rt: str) -> None:
+        cid = "lab-12-bench"
+        quiet = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        subprocess.run([*cli[rt], "create", "--bundle", str(bundle), cid], check=True, **quiet)
+        subprocess.run([*cli[rt], "start", cid], check=True, **quiet)
+        while b'"stopped"' not in subprocess.run([*cli[rt], "state", cid], capture_output=True).stdout:
+            time.sleep(0.002)
+        subprocess.run([*cli[rt], "delete", cid], check=True, **quiet)
+
+    try:
+        out: dict[str, dict[str, float]] = {"create, start, delete (CLI)": {}, "docker run --rm": {}}
+        for rt in RUNTIMES:
+            out["create, start, delete (CLI)"][rt] = _median_time(lambda: lifecycle(rt), rounds)
+            out["docker run --rm"][rt] = _median_time(
+                lambda: subprocess.run([*docker, rt, "labkit/busybox", "true"], check=True, capture_output=True), rounds)
+        return out
+    finally:
+        shutil.rmtree(bundle, ignore_errors=True)
+        os.sync()
+
+
 def run(what: str, rounds: int = 3) -> int:
-    """Print each measurement beside its target; exit 1 when one misses."""
+    """Print each measurement beside its target, or labrun's beside runc's; exit 1 when a target is missed."""
+    if what == "runtime":
+        rows = runtime(rounds)
+        print(f"{'measurement':<30} {'runc':>9} {'labrun':>9} {'labrun/runc':>12}  ({rounds} rounds, medians)")
+        for name, t in rows.items():
+            print(f"{name:<30} {t['runc']:>8.3f}s {t['labrun']:>8.3f}s {t['labrun'] / t['runc']:>11.2f}x")
+        return 0
     results = engine(rounds)
     print(f"{'measurement':<26} {'median':>9} {'target':>9}  ({rounds} rounds)")
     missed = 0

@@ -321,3 +321,13 @@ def test_a_pod_runs_on_the_labrun_runtime_handler(engine):
         finally:
             cri.remove_pod(pod)
     assert residue(before) == {}
+
+
+def test_the_benchmark_measures_both_runtimes_in_one_run(engine):
+    from labkit import bench
+
+    before = inventory.snapshot()
+    rows = bench.runtime(rounds=1)
+    assert set(rows) == {"create, start, delete (CLI)", "docker run --rm"}
+    assert all(set(t) == {"runc", "labrun"} and min(t.values()) > 0 for t in rows.values())
+    assert residue(before) == {}
