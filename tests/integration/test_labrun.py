@@ -167,13 +167,19 @@ def test_a_missing_program_fails_create_and_leaves_nothing(bundle):
     assert not any(Path(p, path.name).exists() for p, _t, _c in cgroups.mounts())
 
 
-def test_kill_takes_names_and_numbers_and_says_not_running(bundle):
+def sleeper(bundle, start: bool = True) -> str:
+    """Container `sleep 600` from the bundle, created (and started); its id."""
     path, spec = bundle
     spec["process"]["args"] = ["sleep", "600"]
     write(path, spec, path.name)
-    cid = path.name
-    assert create(path, cid) == (0, "")
-    assert labrun("start", cid).returncode == 0
+    assert create(path, path.name) == (0, "")
+    if start:
+        assert labrun("start", path.name).returncode == 0
+    return path.name
+
+
+def test_kill_takes_names_and_numbers_and_says_not_running(bundle):
+    cid = sleeper(bundle)
     assert labrun("kill", cid, "NOSUCH").stderr.startswith("labrun: unknown signal 'NOSUCH'")
     assert labrun("kill", "--all", cid, "9").returncode == 0
     wait_status(cid, "stopped")
@@ -206,11 +212,7 @@ def test_the_runtime_cannot_be_reached_through_proc_exe(bundle):
     """The CVE-2019-5736 class: a process in the container opens /proc/<runtime pid>/exe, the host's
     python, to overwrite it. labrun's init is non-dumpable while it runs the container's way in, so
     without CAP_SYS_PTRACE (Docker grants none) even root in the container cannot open it."""
-    path, spec = bundle
-    spec["process"]["args"] = ["sleep", "600"]
-    write(path, spec, path.name)
-    cid = path.name
-    assert create(path, cid) == (0, "")
+    cid = sleeper(bundle, start=False)
     pid = wait_status(cid, "created")["pid"]          # init: the runtime's python, inside, not yet exec'd
     attack = "cat /proc/1/exe > /dev/null && echo read; echo x >> /proc/1/exe && echo wrote; true"
     # root in the container's mount and PID namespaces, without CAP_SYS_PTRACE (dropped before entering)
@@ -248,8 +250,6 @@ def test_the_v2_device_filter_allows_only_what_the_rules_say(root):
 
 
 def test_docker_runs_and_execs_under_labrun_as_under_runc(engine):
-    from labkit.engine import docker_client
-
     flags = ["--memory", "64m", "--pids-limit", "20", "--read-only", "--user", "1000:1000", "--cap-drop", "NET_RAW"]
     probe = "id; grep -E '^(Cap|NoNewPrivs|Seccomp:)' /proc/self/status; touch /x 2>&1; hostname | wc -c"
     seen = {}
@@ -275,16 +275,10 @@ def test_docker_runs_and_execs_under_labrun_as_under_runc(engine):
         assert code.stdout.strip() == "137"                    # sleep as PID 1 ignores SIGTERM: killed, as under runc
     finally:
         subprocess.run([*docker, "rm", "-f", name], capture_output=True)
-    del docker_client
 
 
 def test_labkit_clean_deletes_what_labrun_left(bundle):
-    path, spec = bundle
-    spec["process"]["args"] = ["sleep", "600"]
-    write(path, spec, path.name)
-    cid = path.name
-    assert create(path, cid) == (0, "")
-    assert labrun("start", cid).returncode == 0
+    cid = sleeper(bundle)
     from labkit import cleanup
 
     said = cleanup.clean("12")
