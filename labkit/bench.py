@@ -61,12 +61,11 @@ def runtime(rounds: int) -> dict[str, dict[str, float]]:
 
     def lifecycle(rt: str) -> None:
         cid = "lab-12-bench"
-        quiet = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-        subprocess.run([*cli[rt], "create", "--bundle", str(bundle), cid], check=True, **quiet)
-        subprocess.run([*cli[rt], "start", cid], check=True, **quiet)
+        _must([*cli[rt], "create", "--bundle", str(bundle), cid])
+        _must([*cli[rt], "start", cid])
         while b'"stopped"' not in subprocess.run([*cli[rt], "state", cid], capture_output=True).stdout:
             time.sleep(0.002)
-        subprocess.run([*cli[rt], "delete", cid], check=True, **quiet)
+        _must([*cli[rt], "delete", cid])
 
     try:
         out: dict[str, dict[str, float]] = {"create, start, delete (CLI)": {}, "docker run --rm": {}}
@@ -78,6 +77,19 @@ def runtime(rounds: int) -> dict[str, dict[str, float]]:
     finally:
         shutil.rmtree(bundle, ignore_errors=True)
         os.sync()
+
+
+def _must(argv: list[str]) -> None:
+    """Run a runtime's verb with its stdio on a file (the container keeps create's), or say why it failed."""
+    import tempfile
+
+    from labkit.errors import LabError
+
+    with tempfile.TemporaryFile() as err:
+        if subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err).returncode:
+            err.seek(0)
+            raise LabError(f"`{' '.join(argv[:1] + argv[3:])}` failed", err.read().decode(errors="replace").strip(),
+                           "Run it by hand to see more; `labkit clean 12` removes what it left")
 
 
 def run(what: str, rounds: int = 3) -> int:

@@ -19,13 +19,13 @@ DRIVEN = {"memory", "pids", "cpu", "freezer"}
 
 
 def relative_path(spec: dict, cid: str, systemd: bool) -> str:
-    """linux.cgroupsPath below each hierarchy's root ('/labkit-docker/ID'); /labrun/ID when unset."""
+    """linux.cgroupsPath below each hierarchy's root ('/labkit-docker/ID'); /ID when unset, as runc."""
     if systemd:
         raise Refused("labrun drives cgroups through the filesystem only; run the engine with "
                       "native.cgroupdriver=cgroupfs (the lab's dockerd does), not --systemd-cgroup")
-    path = (spec.get("linux") or {}).get("cgroupsPath") or f"/labrun/{cid}"
+    path = (spec.get("linux") or {}).get("cgroupsPath") or f"/{cid}"
     if ":" in path:
-        raise Refused(f"cgroupsPath {path!r} is systemd's slice:prefix:name form; give a path like /labrun/{cid}")
+        raise Refused(f"cgroupsPath {path!r} is systemd's slice:prefix:name form; give a path like /{cid}")
     rel = os.path.normpath("/" + path).lstrip("/")
     if not rel or rel.startswith(".."):
         raise Refused(f"cgroupsPath {path!r} names no group below the hierarchy root")
@@ -66,6 +66,7 @@ def create(rel: str, resources: dict) -> dict[str, str]:
     made: list[str] = []
     try:
         for d in dict.fromkeys(dirs.values()):
+            made += _makedirs(os.path.dirname(d))          # parents first: v2 enables controllers in them
             v2parts = {c for c, p in parts.items() if str(p.path) == d and p.version == "v2"}
             if v2parts:
                 v2.enable(Path(hierarchy.unified()), Path(d), v2parts)

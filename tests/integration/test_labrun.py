@@ -299,7 +299,9 @@ def test_a_pod_runs_on_the_labrun_runtime_handler(engine):
     from labkit.cri import CRI, pod_config
 
     before = inventory.snapshot()
-    with CRI() as cri:
+    # Each labrun verb is a Python start-up: under qemu's emulation (the v2 guest) stopping a pod
+    # calls enough of them to outlast labkit.cri's 30 s default.
+    with CRI(timeout=180) as cri:
         cfg = pod_config("itest-labrun", lesson="12")
         pod = cri.run_pod(cfg, runtime_handler="labrun")
         try:
