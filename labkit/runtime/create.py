@@ -38,7 +38,7 @@ def create(root: Path, cid: str, bundle: str, pid_file: str | None = None, conso
         rec.start_time = store.start_time(rec.pid)
         store.save(root, rec)
         if pid_file:
-            _write_pid(pid_file, rec.pid)
+            store.write_pid(pid_file, rec.pid)
     except BaseException:
         _undo(rec, d, pids)
         raise
@@ -149,14 +149,6 @@ def _write_maps(pid: int, spec: dict) -> None:
             raise Refused(f"a new user namespace needs linux.{key}")
         with open(f"/proc/{pid}/{name}", "w") as f:
             f.write(lines)
-
-
-def _write_pid(path: str, pid: int) -> None:
-    """Digits only, no newline, and never half-written: a temporary file renamed over it."""
-    tmp = f"{path}.labrun-tmp"
-    with open(tmp, "w") as f:
-        f.write(str(pid))
-    os.replace(tmp, path)
 
 
 def _kill(pids: list[int]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -52,15 +53,13 @@ def exec_(root: Path, cid: str, process_path: str, detach: bool = False, pid_fil
     try:
         pid = _lead(Channel(ours), rec, child)
     except BaseException:
-        os.kill(child, 9)
+        os.kill(child, signal.SIGKILL)
         raise
     finally:
         ours.close()
         os.waitpid(child, 0)
     if pid_file:
-        tmp = f"{pid_file}.labrun-tmp"
-        Path(tmp).write_text(str(pid))
-        os.replace(tmp, pid_file)
+        store.write_pid(pid_file, pid)
     if detach:
         return 0
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])

@@ -68,6 +68,14 @@ def save(root: Path, rec: Record) -> None:
     os.replace(tmp, d / "state.json")
 
 
+def write_pid(path: str, pid: int) -> None:
+    """A --pid-file as the shim parses it: digits only, no newline, never half-written (a temporary
+    file renamed over it)."""
+    tmp = f"{path}.labrun-tmp"
+    Path(tmp).write_text(str(pid))
+    os.replace(tmp, path)
+
+
 @contextmanager
 def locked(root: Path, cid: str) -> Iterator[None]:
     """Hold ROOT/ID's lock (flock(2) on the directory) while changing the container."""
