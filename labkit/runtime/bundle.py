@@ -47,7 +47,7 @@ def load(bundle: Path) -> dict:
 def check(spec: dict) -> None:
     """Refuse the first field, in document order, that labrun does not support."""
     for path in unsupported(spec, SUPPORTED):
-        raise Refused(f"labrun does not support {path} in config.json; remove it, or run this bundle with runc")
+        raise Refused(f"unsupported field {path} in config.json; remove it, or run this bundle with runc")
 
 
 def unsupported(value: object, allowed: dict, prefix: str = "") -> list[str]:

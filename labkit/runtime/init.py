@@ -150,6 +150,7 @@ class Prepared:
         if proc.get("noNewPrivileges"):
             prctl(k.PR_SET_NO_NEW_PRIVS, 1)
         os.chdir(proc.get("cwd") or "/")
+        _verify_cwd()
         return process.executable(proc)
 
     def execve(self, path: str) -> None:
@@ -184,6 +185,17 @@ def _sysctl(settings: dict[str, str]) -> None:
             raise Refused(f"sysctl {key!r} is not a name like net.ipv4.ip_forward")
         with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
             f.write(str(value))
+
+
+def _verify_cwd() -> None:
+    """runc 1.1.12's verifyCwd (CVE-2024-21626): a cwd reached through a descriptor still open on a
+    host directory (process.cwd "/proc/self/fd/7") lies outside the new root, and getcwd(3) then
+    fails with ENOENT instead of naming it."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        raise Refused("process.cwd is outside the container's root (reached through an open descriptor?): "
+                      "refusing it, as runc does since CVE-2024-21626") from None
 
 
 def _setgroups_allowed() -> bool:

@@ -61,7 +61,7 @@ class Filter:
     def __init__(self, config: dict) -> None:
         for key in ("flags", "listenerPath", "listenerMetadata"):
             if config.get(key):
-                raise Refused(f"labrun does not support linux.seccomp.{key}")
+                raise Refused(f"unsupported field linux.seccomp.{key} in config.json; remove it, or run this bundle with runc")
         self.lib = _library()
         default_errno = config.get("defaultErrnoRet")
         self.default = action(config.get("defaultAction", ""), None, default_errno)

@@ -13,25 +13,13 @@ from pathlib import Path
 import pytest
 
 from labkit import cgroups, config
+from labkit.oci import probe
 from labkit.oci.spec import rootfs_from_image
 from labkit.runtime import devices
 from tests.conftest import residue
 from labkit import inventory
 
 pytestmark = pytest.mark.integration
-
-PROBE = r"""
-echo "hostname=$(hostname)"
-echo "id=$(id)"
-grep -E "^(Cap|NoNewPrivs|Seccomp:)" /proc/self/status | tr '\t' ' '
-echo "mounts=$(awk '$2 !~ "^/sys/fs/cgroup/" {print $2":"$3":"$4}' /proc/self/mounts | sed -E 's/,?(size|nr_inodes|inode64)=[^,:]*//g' | tr '\n' ' ')"
-echo "dev=$(ls /dev | tr '\n' ' ')"
-echo "fds=$(ls /proc/self/fd | tr '\n' ' ')"
-echo "nofile=$(ulimit -n)"
-echo "links=$(ip -o link | cut -d: -f2 | tr '\n' ' ')"
-echo "memory=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max)"
-echo "null=$( (echo x > /dev/null) 2>&1 && echo writable)"
-""".strip()
 
 
 def labrun(*args: str, root: Path | None = None, **kw) -> subprocess.CompletedProcess:
@@ -58,7 +46,7 @@ def bundle(image_root, request):
     shutil.copytree(image_root, path / "rootfs", symlinks=True)
     subprocess.run(["runc", "spec", "--bundle", str(path)], check=True)
     spec = json.loads((path / "config.json").read_text())
-    spec["process"].update(terminal=False, args=["sh", "-c", PROBE], env=["PATH=/bin", f"{config.OWNER_ENV}=12"])
+    spec["process"].update(terminal=False, args=["sh", "-c", probe.SCRIPT], env=["PATH=/bin", f"{config.OWNER_ENV}=12"])
     spec["root"]["readonly"] = True
     spec["hostname"] = "lab-12-box"
     spec["linux"]["resources"] = {"memory": {"limit": 64 << 20}, "pids": {"limit": 32},
@@ -108,10 +96,6 @@ def wait_status(cid: str, want: str, timeout: float = 20) -> dict:
         time.sleep(0.05)
 
 
-def facts(text: str) -> dict[str, str]:
-    return dict(line.split("=", 1) if "=" in line else (line.split(":")[0], line) for line in text.splitlines())
-
-
 def test_create_leaves_init_waiting_and_start_runs_the_program(bundle):
     path, spec = bundle
     cid = path.name
@@ -138,21 +122,18 @@ def test_create_leaves_init_waiting_and_start_runs_the_program(bundle):
 def test_the_same_bundle_under_runc_and_labrun(bundle):
     path, spec = bundle
     write(path, spec, path.name)
-    ours = facts(run_labrun(path, path.name))
-    theirs = facts(subprocess.run(["runc", "--root", str(config.RUNC_ROOT), "run", "--bundle", str(path), path.name],
-                                  capture_output=True, text=True, timeout=60).stdout)
-    assert theirs["hostname"] == "lab-12-box"
-    # labrun joins the controllers it drives; runc every v1 hierarchy: the probe leaves /sys/fs/cgroup/* out.
-    mine, runcs = set(ours.pop("mounts").split()), set(theirs.pop("mounts").split())
-    assert (sorted(mine - runcs), sorted(runcs - mine)) == ([], []), "mounts only labrun's, only runc's"
-    assert {key: (ours.get(key), theirs.get(key)) for key in ours.keys() | theirs.keys() if ours.get(key) != theirs.get(key)} == {}
+    ours = probe.facts(run_labrun(path, path.name))
+    theirs = probe.facts(subprocess.run(["runc", "--root", str(config.RUNC_ROOT), "run", "--bundle", str(path), path.name],
+                                        capture_output=True, text=True, timeout=60).stdout)
+    assert theirs["hostname"] == "lab-12-box" and "CapEff" in theirs and "mounts" in theirs
+    assert probe.differences(ours, theirs) == {}
 
 
 def test_an_unsupported_field_is_refused_and_nothing_is_left(bundle):
     path, spec = bundle
     spec["linux"]["intelRdt"] = {"closID": "lab"}
     write(path, spec, path.name)
-    assert create(path, path.name) == (1, "labrun: labrun does not support linux.intelRdt in config.json; remove "
+    assert create(path, path.name) == (1, "labrun: unsupported field linux.intelRdt in config.json; remove "
                                           "it, or run this bundle with runc\n")
     assert not (config.LABRUN_ROOT / path.name).exists()
 
@@ -208,21 +189,43 @@ def test_no_host_fd_reaches_the_program(bundle):
     assert (path / "out.txt").read_text().split() == ["0", "1", "2", "3"]
 
 
+def test_a_cwd_through_a_leaked_descriptor_is_refused(bundle):
+    """CVE-2024-21626 itself: process.cwd names a descriptor the runtime holds open on a host
+    directory, and chdir happens before the descriptors are closed. labrun checks the result with
+    getcwd, as runc 1.1.12 does, and refuses; nothing is left."""
+    path, spec = bundle
+    host_dir = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+    spec["process"].update(args=["ls"], cwd=f"/proc/self/fd/{host_dir}")
+    write(path, spec, path.name)
+    try:
+        code, err = create(path, path.name, pass_fds=(host_dir,))
+    finally:
+        os.close(host_dir)
+    assert code == 1 and "process.cwd is outside the container's root" in err, err
+    assert not (config.LABRUN_ROOT / path.name).exists()
+    assert not any(Path(p, path.name).exists() for p, _t, _c in cgroups.mounts())
+
+
 def test_the_runtime_cannot_be_reached_through_proc_exe(bundle):
-    """The CVE-2019-5736 class: a process in the container opens /proc/<runtime pid>/exe, the host's
-    python, to overwrite it. labrun's init is non-dumpable while it runs the container's way in, so
-    without CAP_SYS_PTRACE (Docker grants none) even root in the container cannot open it."""
+    """The CVE-2019-5736 class: a process opens /proc/<runtime pid>/exe, the host's python, to
+    overwrite it. labrun's init is non-dumpable while it runs the container's way in, so without
+    CAP_SYS_PTRACE (Docker grants none) even root cannot open it."""
     cid = sleeper(bundle, start=False)
     pid = wait_status(cid, "created")["pid"]          # init: the runtime's python, inside, not yet exec'd
-    attack = "cat /proc/1/exe > /dev/null && echo read; echo x >> /proc/1/exe && echo wrote; true"
-    # root in the container's mount and PID namespaces, without CAP_SYS_PTRACE (dropped before entering)
-    enter = ["setpriv", "--bounding-set=-sys_ptrace", "--", "nsenter", "-t", str(pid), "-m", "-p", "--", "/bin/sh", "-c"]
-    tried = subprocess.run([*enter, attack], capture_output=True, text=True, timeout=30)
-    assert "read" not in tried.stdout and "wrote" not in tried.stdout
-    assert "Permission denied" in tried.stderr, tried.stderr
+    # root without CAP_SYS_PTRACE (out of the bounding set, so out of every set after execve), as
+    # every process in a Docker container is; the kernel's check (ptrace_may_access) is the same
+    # from the host, where no namespace is in the way.
+    read = ["setpriv", "--bounding-set=-sys_ptrace", "--", "sh", "-c", f"cat /proc/{pid}/exe > /dev/null && echo read"]
+    write = ["setpriv", "--bounding-set=-sys_ptrace", "--", "sh", "-c", f"echo x >> /proc/{pid}/exe && echo wrote"]
+    for attempt in (read, write):
+        tried = subprocess.run(attempt, capture_output=True, text=True, timeout=30)
+        assert tried.stdout == "" and "Permission denied" in tried.stderr, (tried.stdout, tried.stderr)
     assert labrun("start", cid).returncode == 0
     # Control: once init has exec'd `sleep` (dumpable again), the same read succeeds: the test can fail.
-    control = subprocess.run([*enter, "cat /proc/1/exe > /dev/null && echo read"], capture_output=True, text=True, timeout=30)
+    deadline = time.monotonic() + 20
+    while Path(f"/proc/{pid}/comm").read_text() != "sleep\n" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    control = subprocess.run(read, capture_output=True, text=True, timeout=30)
     assert control.stdout.strip() == "read", control.stderr
     labrun("kill", "--all", cid, "KILL")
     wait_status(cid, "stopped")
