@@ -38,9 +38,21 @@ def engine(rounds: int) -> dict[str, float]:
 RUNTIMES = ("runc", "labrun")       # the reference first: ratios are against it
 
 
+def _interleaved(fn: Callable[[str], object], rounds: int) -> dict[str, float]:
+    """fn(runtime) timed for each runtime in turn, round after round (so a slow moment of the machine
+    falls on both), then each runtime's median."""
+    times: dict[str, list[float]] = {rt: [] for rt in RUNTIMES}
+    for _ in range(rounds):
+        for rt in RUNTIMES:
+            start = time.perf_counter()
+            fn(rt)
+            times[rt].append(time.perf_counter() - start)
+    return {rt: statistics.median(t) for rt, t in times.items()}
+
+
 def runtime(rounds: int) -> dict[str, dict[str, float]]:
-    """For runc and labrun, in this same run: a bundle that runs `true` (create, start, wait, delete
-    through the runtime's CLI), and `docker run --rm` of the same program through the lab engine."""
+    """For runc and labrun, interleaved in this same run: a bundle that runs `true` (create, start, wait,
+    delete through the runtime's CLI), and `docker run --rm` of the same program through the lab engine."""
     import json
     import os
     import shutil
@@ -67,13 +79,11 @@ def runtime(rounds: int) -> dict[str, dict[str, float]]:
             time.sleep(0.002)
         _must([*cli[rt], "delete", cid])
 
+    measures = {"create, start, delete (CLI)": lifecycle,
+                "docker run --rm": lambda rt: subprocess.run([*docker, rt, "labkit/busybox", "true"], check=True,
+                                                             capture_output=True)}
     try:
-        out: dict[str, dict[str, float]] = {"create, start, delete (CLI)": {}, "docker run --rm": {}}
-        for rt in RUNTIMES:
-            out["create, start, delete (CLI)"][rt] = _median_time(lambda: lifecycle(rt), rounds)
-            out["docker run --rm"][rt] = _median_time(
-                lambda: subprocess.run([*docker, rt, "labkit/busybox", "true"], check=True, capture_output=True), rounds)
-        return out
+        return {name: _interleaved(fn, rounds) for name, fn in measures.items()}
     finally:
         shutil.rmtree(bundle, ignore_errors=True)
         os.sync()

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import labkit
 from labkit import config
 from labkit.engine.daemon import Daemon
 from labkit.engine.probes import http_ok
@@ -55,10 +56,13 @@ def configs() -> dict[Path, str]:
 
 def launcher() -> str:
     """labrun as an executable for dockerd and containerd's shim: this venv's Python, isolated (-I:
-    no PYTHONPATH, no user site, no current directory on sys.path), straight into the runtime."""
-    return (f"#!{sys.executable} -I\n"
+    no PYTHONPATH, no user site, no current directory on sys.path) and without `site` (-S: no
+    site-packages, no .pth file runs; a third of a verb's start-up), with labkit's own directory on
+    sys.path, straight into the runtime, which needs nothing but the standard library."""
+    source = str(Path(labkit.__file__).resolve().parent.parent)
+    return (f"#!{sys.executable} -IS\n"
             "# labrun, the course's OCI runtime (labkit/runtime), written by `labkit up` for this venv.\n"
-            "import sys\nfrom labkit.runtime.cli import main\nsys.exit(main())\n")
+            f"import sys\nsys.path.insert(0, {source!r})\nfrom labkit.runtime.cli import main\nsys.exit(main())\n")
 
 
 def daemon() -> Daemon:

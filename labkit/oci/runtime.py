@@ -1,8 +1,9 @@
-"""An OCI runtime's command line (runc, crun), driven one verb at a time: create, start, state, kill, delete.
+"""An OCI runtime's command line (runc, crun, labrun), driven one verb at a time: create, start, state, kill, delete.
 
 Every verb is the real command (printed first when `echo` is on, so a lesson shows what runs);
 its failure comes back as a LabError in the runtime's own words. Containers a lesson runs this
-way live under `labkit.config.RUNC_ROOT` (runc) or `RUN/crun` (crun), where `labkit clean` looks.
+way live under `labkit.config.RUNC_ROOT` (runc), `RUN/crun` (crun) or `LABRUN_ROOT` (labrun), where
+`labkit clean` looks.
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from pathlib import Path
 from labkit import config
 from labkit.errors import LabError
 
-ROOTS = {"runc": config.RUNC_ROOT, "crun": config.RUN / "crun"}
+ROOTS = {"runc": config.RUNC_ROOT, "crun": config.RUN / "crun", "labrun": config.LABRUN_ROOT}
+PATHS = {"labrun": str(config.LABRUN)}   # not on PATH: `labkit up` writes its launcher
 _RUNC_MSG = re.compile(r'level=(?:error|fatal) msg="((?:[^"\\]|\\.)*)"')
 
 
@@ -37,14 +39,15 @@ class Runtime:
 
     def argv(self, *args: str) -> list[str]:
         """The full command line of one runtime verb."""
-        return [*self.wrap, self.binary, "--root", str(self.root), *args]
+        return [*self.wrap, PATHS.get(self.binary, self.binary), "--root", str(self.root), *args]
 
     def _run(self, *args: str, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check: bool = True,
              timeout: int = 60, quiet: bool = False) -> subprocess.CompletedProcess:
         argv = self.argv(*args)
         if self.echo and not quiet:
             # A wrapper (say, unshare ...) is shown as '…': the lesson shows it once where it is set.
-            print("$", "… " * bool(self.wrap) + shlex.join(argv[len(self.wrap):]))
+            # labrun is shown by name, as runc is, not by its launcher's path.
+            print("$", "… " * bool(self.wrap) + shlex.join([self.binary, *argv[len(self.wrap) + 1:]]))
         try:
             proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
                                   text=True, timeout=timeout)

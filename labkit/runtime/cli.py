@@ -52,31 +52,40 @@ def parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Do one verb; what it prints goes to stdout."""
-    from labkit.runtime import create, delete, exec, features, kill, pause, ps, start, state, store
-
+    """Do one verb; what it prints goes to stdout. Each verb imports only its own module: after the
+    interpreter's start, imports are most of what a short verb (state, start, kill) costs."""
     root = Path(args.root)
     if args.verb == "create":
+        from labkit.runtime import create
         create.create(root, args.id, args.bundle, args.pid_file, args.console_socket, args.no_pivot, args.systemd_cgroup)
     elif args.verb == "start":
+        from labkit.runtime import start
         start.start(root, args.id)
     elif args.verb == "state":
+        from labkit.runtime import state
         print(json.dumps(state.state(root, args.id), indent=2))
     elif args.verb == "exec":
+        from labkit.runtime import exec
         return exec.exec_(root, args.id, args.process, args.detach, args.pid_file, args.console_socket)
     elif args.verb == "kill":
+        from labkit.runtime import kill
         kill.kill(root, args.id, kill.parse_signal(args.signal), args.all)
     elif args.verb == "delete":
+        from labkit.runtime import delete
         delete.delete(root, args.id, args.force)
     elif args.verb in ("pause", "resume"):
+        from labkit.runtime import pause
         pause.pause(root, args.id, frozen=args.verb == "pause")
     elif args.verb == "ps":
+        from labkit.runtime import ps
         pids = ps.ps(root, args.id)
         print(json.dumps(pids) if args.format == "json" else "\n".join(["PID", *map(str, pids)]))
     elif args.verb == "list":
+        from labkit.runtime import store
         for cid in store.ids(root):
             print(cid if args.quiet else f"{cid}\t{store.status(root, store.load(root, cid))}")
     elif args.verb == "features":
+        from labkit.runtime import features
         print(json.dumps(features.features(), indent=2))
     return 0
 

@@ -6,7 +6,7 @@ import os
 import signal
 from pathlib import Path
 
-from labkit.runtime import resources, store
+from labkit.runtime import store
 from labkit.runtime.errors import Refused
 
 
@@ -29,6 +29,7 @@ def kill(root: Path, cid: str, sig: int, everything: bool = False) -> None:
     rec = store.load(root, cid)
     status = store.status(root, rec)
     if everything:
+        from labkit.runtime import resources      # labkit.cgroups: a third of this verb's imports, only for --all
         if status == "stopped" and not resources.procs(rec.cgroup):
             raise Refused("container not running")
         resources.signal_all(rec.cgroup, sig)
