@@ -11,8 +11,8 @@ import pytest
 from labkit import inventory
 
 
-# The systemd + cgroup v2 guest is a third of the run on one CPU (qemu TCG, -smp 1): it boots before
-# the first test and is collected by the last one, so the host's tests use the other CPU meanwhile.
+# The two systemd + cgroup v2 guests are the run's longest part, each on one CPU (qemu TCG, -smp 1):
+# they boot before the first test and are collected by the last ones, while the host's tests run.
 GUEST_TEST = "tests/integration/test_systemd_vm.py"
 _GUEST = pytest.StashKey()
 
@@ -41,13 +41,13 @@ def pytest_collection_finish(session):
 
 
 def pytest_sessionfinish(session):
-    # A run stopped before its last test (-x, Ctrl-C) must not leave the guest running.
+    # A run stopped before its last test (-x, Ctrl-C) must not leave a guest running.
     module = session.config.stash.get(_GUEST, None)
-    running = getattr(module, "_booted", None)
-    if running is not None and running.qemu.poll() is None:
-        running.qemu.kill()
-        running.qemu.wait()
-        running.tmp.cleanup()
+    for running in getattr(module, "_booted", {}).values():
+        if running.qemu.poll() is None:
+            running.qemu.kill()
+            running.qemu.wait()
+            running.tmp.cleanup()
 
 
 @pytest.fixture(scope="session")
