@@ -22,7 +22,6 @@ SUPPORTED: dict = {
                 "noNewPrivileges": ANY, "apparmorProfile": ANY, "oomScoreAdj": ANY, "selinuxLabel": ANY},
     "linux": {"namespaces": ANY, "uidMappings": ANY, "gidMappings": ANY, "devices": ANY, "cgroupsPath": ANY,
               "rootfsPropagation": ANY, "seccomp": ANY, "sysctl": ANY, "maskedPaths": ANY, "readonlyPaths": ANY,
-              "mountLabel": ANY,
               "resources": {"devices": ANY, "pids": {"limit": ANY},
                             "memory": {"limit": ANY, "swap": ANY, "disableOOMKiller": ANY},
                             "cpu": {"shares": ANY, "quota": ANY, "period": ANY}}},

@@ -45,6 +45,9 @@ def parser() -> argparse.ArgumentParser:
     ps = verbs.add_parser("ps")
     ps.add_argument("--format", "-f", choices=("table", "json"), default="table")
     ps.add_argument("id")
+    u = verbs.add_parser("update", help="new limits for a container (memory, pids, cpu)")
+    u.add_argument("--resources", "-r", required=True, help="a JSON LinuxResources object (or - for stdin)")
+    u.add_argument("id")
     ls = verbs.add_parser("list", help="the containers under --root")
     ls.add_argument("--quiet", "-q", action="store_true", help="ids only")
     verbs.add_parser("features")
@@ -76,6 +79,9 @@ def run(args: argparse.Namespace) -> int:
     elif args.verb in ("pause", "resume"):
         from labkit.runtime import pause
         pause.pause(root, args.id, frozen=args.verb == "pause")
+    elif args.verb == "update":
+        from labkit.runtime import update
+        update.update(root, args.id, args.resources)
     elif args.verb == "ps":
         from labkit.runtime import ps
         pids = ps.ps(root, args.id)

@@ -33,7 +33,7 @@ def create(root: Path, cid: str, bundle: str, pid_file: str | None = None, conso
     try:
         _fifo(d, spec)
         rel = resources.relative_path(spec, cid, systemd)
-        rec.cgroup = resources.create(rel, (spec.get("linux") or {}).get("resources") or {})
+        rec.cgroup, rec.cgroup_path = resources.create(rel, (spec.get("linux") or {}).get("resources") or {}), rel
         rec.pid = _spawn(rec, spec, d, console_socket, no_pivot, pids)
         rec.start_time = store.start_time(rec.pid)
         store.save(root, rec)

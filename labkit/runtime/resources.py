@@ -33,9 +33,11 @@ def relative_path(spec: dict, cid: str, systemd: bool) -> str:
 
 
 def limits(resources: dict) -> Limits:
-    """OCI resources as labkit.cgroups Limits. OCI's memory.swap is memory plus swap, as v1's memsw."""
+    """OCI resources as labkit.cgroups Limits. OCI's memory.swap is memory plus swap, as v1's memsw;
+    -1 lifts a limit (what `update` sends to undo one), 0 leaves it as it is."""
     mem, cpu, pids = resources.get("memory") or {}, resources.get("cpu") or {}, resources.get("pids") or {}
-    given: dict[str, object] = {}
+    given: dict[str, object] = {key: MAX for key, value in (("memory_max", mem.get("limit")), ("pids_max", pids.get("limit")),
+                                                            ("cpu_quota", cpu.get("quota"))) if value == -1}
     if mem.get("limit", 0) > 0:
         given["memory_max"] = mem["limit"]
         swap = mem.get("swap", 0)
@@ -58,7 +60,7 @@ def limits(resources: dict) -> Limits:
 def create(rel: str, resources: dict) -> dict[str, str]:
     """Make the group with its limits; returns {controller: directory}. On failure nothing is left."""
     wanted = limits(resources)
-    parts = cg.resolve(rel, DRIVEN & set(cg._available(rel)))
+    parts = _parts(rel)
     dirs = {c: str(p.path) for c, p in parts.items()}
     v1dev = hierarchy.v1_mounts().get("devices")
     if v1dev:
@@ -74,6 +76,7 @@ def create(rel: str, resources: dict) -> dict[str, str]:
         for part in parts.values():
             part.module.apply(part.path, wanted)
         _shares(parts, (resources.get("cpu") or {}).get("shares", 0))
+        _oom_killer(parts, (resources.get("memory") or {}).get("disableOOMKiller", False))
         rules = resources.get("devices") or []
         rules = rules + devices.RUNC_ALLOWED if rules else []
         if rules and v1dev:
@@ -89,6 +92,24 @@ def create(rel: str, resources: dict) -> dict[str, str]:
     return dirs
 
 
+def update(rel: str, resources: dict) -> None:
+    """New limits for a container's existing group (`labrun update`): memory, pids, cpu."""
+    wanted = limits(resources)
+    parts = _parts(rel)
+    try:
+        for part in parts.values():
+            part.module.apply(part.path, wanted)
+        _shares(parts, (resources.get("cpu") or {}).get("shares", 0))
+        _oom_killer(parts, (resources.get("memory") or {}).get("disableOOMKiller", False))
+    except (LabError, OSError) as err:
+        raise Refused(f"cannot update cgroup {rel}: {err}") from None
+
+
+def _parts(rel: str) -> dict:
+    """Where group `rel` lives for each controller labrun drives that this machine offers."""
+    return cg.resolve(rel, DRIVEN & set(cg._available(rel)))
+
+
 def _shares(parts: dict, shares: int) -> None:
     """cpu.shares (v1), or cpu.weight (v2) converted as runc converts it."""
     if not shares or "cpu" not in parts:
@@ -98,6 +119,17 @@ def _shares(parts: dict, shares: int) -> None:
         files.write(part.path / "cpu.shares", shares)
     else:
         files.write(part.path / "cpu.weight", 1 + ((max(shares, 2) - 2) * 9999) // 262142)
+
+
+def _oom_killer(parts: dict, disable: bool) -> None:
+    """memory.disableOOMKiller: v1's memory.oom_control; cgroup v2 has no such switch, so it is refused
+    (runc drops it there silently, and Docker discards --oom-kill-disable with a warning)."""
+    if not disable:
+        return
+    if "memory" not in parts or parts["memory"].version != "v1":
+        raise Refused("linux.resources.memory.disableOOMKiller needs cgroup v1's memory controller; "
+                      "cgroup v2 cannot turn the OOM killer off")
+    files.write(parts["memory"].path / "memory.oom_control", 1)
 
 
 def _makedirs(d: str) -> list[str]:

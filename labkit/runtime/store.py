@@ -30,6 +30,7 @@ class Record:
     created: str = ""
     annotations: dict = field(default_factory=dict)
     cgroup: dict = field(default_factory=dict)           # controller -> directory
+    cgroup_path: str = ""                                # below each hierarchy's root, for update
     poststop: list = field(default_factory=list)         # hooks for delete
     owner: str = "root"
 

@@ -138,6 +138,30 @@ def test_an_unsupported_field_is_refused_and_nothing_is_left(bundle):
     assert not (config.LABRUN_ROOT / path.name).exists()
 
 
+def test_each_bad_call_is_one_error_line_in_the_shims_log_format(bundle):
+    """What containerd's shim reads back (--log FILE --log-format json, the last "error" line): a
+    malformed config.json, an unknown id, a second create with the same id. The fixture checks that
+    nothing is left: no process, mount or cgroup."""
+    path, spec = bundle
+    cid = sleeper(bundle, start=False)
+    log = path / "log.json"
+
+    def last_error(*args: str, **kw) -> str:
+        done = labrun("--log", str(log), "--log-format", "json", *args, **kw)
+        lines = [json.loads(line) for line in log.read_text().splitlines()]
+        assert done.returncode == 1 and lines[-1]["level"] == "error", (done, lines)
+        return lines[-1]["msg"]
+
+    assert last_error("create", "--bundle", str(path), cid) == f"container with id {cid} exists already"
+    assert last_error("start", "lab-12-nosuch") == "container lab-12-nosuch does not exist"
+    (path / "config.json").write_text("{ not json")
+    assert last_error("create", "--bundle", str(path), "lab-12-itest-other").startswith(f"cannot read {path}/config.json")
+    assert len(log.read_text().splitlines()) == 3                  # one line each, no traceback
+    assert "lab-12-itest-other" not in labrun("list", "-q").stdout.split()
+    assert json.loads(labrun("state", cid).stdout)["status"] == "created"      # the first is untouched
+    assert labrun("delete", "--force", cid).returncode == 0
+
+
 def test_a_missing_program_fails_create_and_leaves_nothing(bundle):
     path, spec = bundle
     spec["process"]["args"] = ["no-such-program"]
@@ -276,8 +300,53 @@ def test_docker_runs_and_execs_under_labrun_as_under_runc(engine):
         assert stop.returncode == 0, stop.stderr
         code = subprocess.run([*docker, "inspect", "-f", "{{.State.ExitCode}}", name], capture_output=True, text=True)
         assert code.stdout.strip() == "137"                    # sleep as PID 1 ignores SIGTERM: killed, as under runc
+        subprocess.run([*docker, "start", name], check=True, capture_output=True, timeout=120)
+        updated = subprocess.run([*docker, "update", "--memory", "96m", "--memory-swap", "96m", "--pids-limit", "40", name],
+                                 capture_output=True, text=True, timeout=60)
+        assert updated.returncode == 0, updated.stderr              # the shim's `labrun update --resources -`
+        seen = subprocess.run([*docker, "exec", name, "sh", "-c", "cat /sys/fs/cgroup/pids.max /sys/fs/cgroup/pids/pids.max "
+                               "/sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null"],
+                              capture_output=True, text=True, timeout=60)
+        assert seen.stdout.split() == ["40", str(96 << 20)], seen
     finally:
         subprocess.run([*docker, "rm", "-f", name], capture_output=True)
+
+
+def test_update_changes_the_limits_and_refuses_what_it_cannot(bundle):
+    cid = sleeper(bundle)
+    record = json.loads((config.LABRUN_ROOT / cid / "state.json").read_text())
+    memory, pids = Path(record["cgroup"]["memory"]), Path(record["cgroup"]["pids"])
+    v2 = (memory / "memory.max").exists()
+    knob = {"memory": memory / ("memory.max" if v2 else "memory.limit_in_bytes"), "pids": pids / "pids.max"}
+    assert [knob["memory"].read_text().strip(), knob["pids"].read_text().strip()] == [str(64 << 20), "32"]
+    new = json.dumps({"memory": {"limit": 96 << 20, "swap": 96 << 20}, "pids": {"limit": -1}})
+    done = labrun("update", "--resources", "-", cid, input=new)
+    assert done.returncode == 0, done.stderr
+    assert [knob["memory"].read_text().strip(), knob["pids"].read_text().strip()] == [str(96 << 20), "max"]
+    refused = labrun("update", "--resources", "-", cid, input='{"devices": [{"allow": true, "access": "rwm"}]}')
+    assert refused.returncode == 1 and "unsupported field linux.resources.devices" in refused.stderr
+    assert "cannot read the resources" in labrun("update", "--resources", "-", cid, input="{").stderr
+    assert "does not exist" in labrun("update", "--resources", "-", "lab-12-nosuch", input="{}").stderr
+    labrun("kill", "--all", cid, "KILL")
+    wait_status(cid, "stopped")
+    assert "container not running" in labrun("update", "--resources", "-", cid, input=new).stderr
+    assert labrun("delete", cid).returncode == 0
+
+
+def test_the_oom_killer_is_turned_off_on_v1_and_refused_on_v2(bundle):
+    path, spec = bundle
+    spec["linux"]["resources"]["memory"]["disableOOMKiller"] = True
+    spec["process"]["args"] = ["sleep", "600"]
+    write(path, spec, path.name)
+    code, err = create(path, path.name)
+    v1_memory = "memory" in {c for _p, t, cs in cgroups.mounts() if t == "cgroup" for c in cs}
+    if not v1_memory:
+        assert code == 1 and "cgroup v2 cannot turn the OOM killer off" in err, err
+        return
+    assert code == 0, err
+    record = json.loads((config.LABRUN_ROOT / path.name / "state.json").read_text())
+    assert "oom_kill_disable 1" in (Path(record["cgroup"]["memory"]) / "memory.oom_control").read_text()
+    assert labrun("delete", "--force", path.name).returncode == 0
 
 
 def test_labkit_clean_deletes_what_labrun_left(bundle):

@@ -21,6 +21,19 @@ def test_set_unsupported_fields_are_named_and_zero_values_ask_for_nothing():
         bundle.check(spec)
 
 
+def test_a_mount_label_is_refused_not_ignored():
+    # labrun labels no mount (SELinux's context= option): a label asked for must not pass unnoticed.
+    assert bundle.unsupported({"linux": {"mountLabel": "system_u:object_r:container_file_t:s0"}},
+                              bundle.SUPPORTED) == ["linux.mountLabel"]
+    assert bundle.unsupported({"linux": {"mountLabel": ""}}, bundle.SUPPORTED) == []
+
+
+def test_limits_minus_one_lifts_and_zero_leaves_alone():
+    lifted = resources.limits({"memory": {"limit": -1}, "pids": {"limit": -1}, "cpu": {"quota": -1}})
+    assert (lifted.memory_max, lifted.pids_max, lifted.cpu_quota) == ("max", "max", "max")
+    assert resources.limits({"memory": {"limit": 0}, "pids": {"limit": 0}}).set() == {}
+
+
 def test_mount_options_split_into_flags_propagation_and_data():
     flags, props, data = mounts.parse(["nosuid", "noexec", "ro", "rw", "rbind", "rprivate", "mode=755", "size=64k"])
     assert flags == k.MS_NOSUID | k.MS_NOEXEC | k.MS_BIND | k.MS_REC        # rw cleared ro
