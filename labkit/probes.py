@@ -58,7 +58,8 @@ def tool_row(name: str) -> Row:
     if path is None:
         return Row(name, False, "not found", f"{INSTALL} (needed from lesson {lesson})")
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+        # A generous bound: on a loaded or emulated VM, dockerd's 80 MB binary alone can take 10 s to start.
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
         found = _VERSION.search(proc.stdout + proc.stderr)
     except (OSError, subprocess.TimeoutExpired) as err:
         return Row(name, False, f"{path} does not run: {err}", INSTALL)

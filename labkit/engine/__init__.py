@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -185,8 +186,20 @@ def status() -> Status:
     rows = []
     for d, ep in zip(daemons(), endpoints):
         pid = d.pid()
-        rows.append(Row(d.name, pid, bool(pid) and d.ready(), ep))
+        rows.append(Row(d.name, pid, bool(pid) and _answers(d), ep))
     return Status(rows)
+
+
+def _answers(d: Daemon, patience: float = 5.0) -> bool:
+    """A running daemon's probe, asked again for a few seconds: on a loaded or emulated machine a
+    daemon may take longer than one probe's timeout to answer, and that is not being down
+    (`labkit clean` would start it again)."""
+    deadline = time.monotonic() + patience
+    while not d.ready():
+        if time.monotonic() > deadline or not d.pid():
+            return False
+        time.sleep(0.25)
+    return True
 
 
 def ensure_up() -> None:
