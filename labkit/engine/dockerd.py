@@ -57,8 +57,8 @@ def configs() -> dict[Path, str]:
 def launcher() -> str:
     """labrun as an executable for dockerd and containerd's shim: this venv's Python, isolated (-I:
     no PYTHONPATH, no user site, no current directory on sys.path) and without `site` (-S: no
-    site-packages, no .pth file runs; a third of a verb's start-up), with labkit's own directory on
-    sys.path, straight into the runtime, which needs nothing but the standard library."""
+    site-packages, so no .pth file of the venv runs code in the runtime), with labkit's own directory
+    on sys.path, straight into the runtime, which needs nothing but the standard library."""
     source = str(Path(labkit.__file__).resolve().parent.parent)
     return (f"#!{sys.executable} -IS\n"
             "# labrun, the course's OCI runtime (labkit/runtime), written by `labkit up` for this venv.\n"

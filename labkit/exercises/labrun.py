@@ -16,6 +16,8 @@ STEPS = ("join the cgroup", "unshare the namespaces", "mount the container's fil
          "import every module", "run the createRuntime hooks", "pivot_root", "drop capabilities",
          "set no_new_privs", "load the seccomp filter", "wait on exec.fifo", "execve the program")
 
+_READY = ("`create` must report every failure, and a container waiting on exec.fifo is ready: nothing may be "
+          "left to do but execve")
 RULES: tuple[tuple[str, str, str], ...] = (
     ("join the cgroup", "unshare the namespaces",
      "a new cgroup namespace is rooted at the group the process is in when it unshares "
@@ -40,12 +42,8 @@ RULES: tuple[tuple[str, str, str], ...] = (
     ("drop capabilities", "load the seccomp filter",
      "every call the runtime makes after the filter must pass it: load it late, or Docker's profile would "
      "have to allow capset and prctl to the container too"),
-    ("drop capabilities", "wait on exec.fifo",
-     "`create` must report every failure, and a container waiting on exec.fifo is ready: nothing may be "
-     "left to do but execve"),
-    ("pivot_root", "wait on exec.fifo",
-     "`create` must report every failure, and a container waiting on exec.fifo is ready: nothing may be "
-     "left to do but execve"),
+    ("drop capabilities", "wait on exec.fifo", _READY),
+    ("pivot_root", "wait on exec.fifo", _READY),
     ("wait on exec.fifo", "execve the program", "the program must not run before `start`"),
     ("load the seccomp filter", "execve the program", "a filter loaded after execve is one the program chose"),
 )
@@ -125,7 +123,7 @@ def judge_refusal(edit: object) -> Result:
     path = config.SCRATCH / f"{CHECK_ID}-bundle"
     try:
         path.mkdir()
-        if isinstance((cfg.get("root") or {}), dict) and "path" in (cfg.get("root") or {}):
+        if isinstance(cfg.get("root"), dict) and "path" in cfg["root"]:
             cfg["root"]["path"] = str(root.merged)
         owned.mark("cgroup", f"/{CHECK_ID}")        # what a runtime leaves, `labkit clean` may take
         (path / "config.json").write_text(json.dumps(cfg))     # as given: spec.validate would refuse first

@@ -73,10 +73,7 @@ def create(rel: str, resources: dict) -> dict[str, str]:
             if v2parts:
                 v2.enable(Path(hierarchy.unified()), Path(d), v2parts)
             made += _makedirs(d)
-        for part in parts.values():
-            part.module.apply(part.path, wanted)
-        _shares(parts, (resources.get("cpu") or {}).get("shares", 0))
-        _oom_killer(parts, (resources.get("memory") or {}).get("disableOOMKiller", False))
+        _write_limits(parts, wanted, resources)
         rules = resources.get("devices") or []
         rules = rules + devices.RUNC_ALLOWED if rules else []
         if rules and v1dev:
@@ -97,12 +94,17 @@ def update(rel: str, resources: dict) -> None:
     wanted = limits(resources)
     parts = _parts(rel)
     try:
-        for part in parts.values():
-            part.module.apply(part.path, wanted)
-        _shares(parts, (resources.get("cpu") or {}).get("shares", 0))
-        _oom_killer(parts, (resources.get("memory") or {}).get("disableOOMKiller", False))
+        _write_limits(parts, wanted, resources)
     except (LabError, OSError) as err:
         raise Refused(f"cannot update cgroup {rel}: {err}") from None
+
+
+def _write_limits(parts: dict, wanted: Limits, resources: dict) -> None:
+    """The limits, cpu shares and the OOM switch into the group's files: what create and update share."""
+    for part in parts.values():
+        part.module.apply(part.path, wanted)
+    _shares(parts, (resources.get("cpu") or {}).get("shares", 0))
+    _oom_killer(parts, (resources.get("memory") or {}).get("disableOOMKiller", False))
 
 
 def _parts(rel: str) -> dict:

@@ -34,6 +34,7 @@ MUST_PASS = ["test_docker_runs_a_lab_image", "test_the_same_image_runs_through_t
              "test_the_flags_are_the_limits_of_the_containers_group",
              "test_this_machine_mounts_what_the_test_expects"]
 MARK = "LABKIT-VM:"
+SUMMARY = re.compile(r"^(?:=+ )?(\d+ (?:passed|failed).*) in [\d.]+s", re.M)     # -q: no "=" around it
 
 
 def prelude() -> list[str]:
@@ -89,7 +90,7 @@ def booted(which: str):
 
 def test_the_integration_tests_pass_on_a_systemd_cgroup_v2_vm(root):
     result, console, tail = booted("tests")
-    summary = re.findall(r"^(?:=+ )?(\d+ (?:passed|failed).*) in [\d.]+s", console, re.M)     # -q: no "=" around it
+    summary = SUMMARY.findall(console)
     assert summary and "failed" not in summary[0] and "error" not in summary[0], failures(console) or tail
     passed = set(re.findall(r"^PASSED \S+::(\w+)", console, re.M))
     assert set(MUST_PASS) <= passed, f"not run or not passed in the guest: {set(MUST_PASS) - passed}"
@@ -102,7 +103,7 @@ def test_every_lesson_passes_on_a_systemd_cgroup_v2_vm(root):
     nbval, left = lessons.read(console)
     assert nbval == 0, f"the lessons under nbval in the guest:\n{failures(console) or tail}"
     assert left == {}, f"the lessons left this behind in the guest: {left}"
-    summary = re.findall(r"^(?:=+ )?(\d+ (?:passed|failed).*) in [\d.]+s", console, re.M)
+    summary = SUMMARY.findall(console)
     print(f"systemd + v2 guest, lessons: {summary[-1] if summary else '?'} ({result.seconds:.0f} s)", file=sys.stderr)
 
 
