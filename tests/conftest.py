@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -58,12 +59,16 @@ def root():
 
 @pytest.fixture(scope="session")
 def engine(root):
-    """The lab engine up with its images built, as a lesson expects it."""
+    """The lab engine up with its images built, as a lesson expects it, and nothing left of a run
+    that was killed before it could clean up (a test makes the state it needs)."""
     import labkit
     from labkit import images
 
     labkit.up()
     images.build(progress=lambda line: None)
+    left = labkit.clean()
+    if any(left.values()):
+        warnings.warn(f"an earlier run left lessons' state on this machine; removed before testing:\n{left}")
     return labkit
 
 

@@ -91,7 +91,7 @@ def booted(which: str):
 def test_the_integration_tests_pass_on_a_systemd_cgroup_v2_vm(root):
     result, console, tail = booted("tests")
     summary = SUMMARY.findall(console)
-    assert summary and "failed" not in summary[0] and "error" not in summary[0], failures(console) or tail
+    assert summary and "failed" not in summary[0] and "error" not in summary[0], lessons.failures(console) or tail
     passed = set(re.findall(r"^PASSED \S+::(\w+)", console, re.M))
     assert set(MUST_PASS) <= passed, f"not run or not passed in the guest: {set(MUST_PASS) - passed}"
     assert f"{MARK} pytest exit 0" in console, tail
@@ -101,14 +101,8 @@ def test_the_integration_tests_pass_on_a_systemd_cgroup_v2_vm(root):
 def test_every_lesson_passes_on_a_systemd_cgroup_v2_vm(root):
     result, console, tail = booted("lessons")
     nbval, left = lessons.read(console)
-    assert nbval == 0, f"the lessons under nbval in the guest:\n{failures(console) or tail}"
+    assert nbval == 0, f"the lessons under nbval in the guest:\n{lessons.failures(console) or tail}"
     assert left == {}, f"the lessons left this behind in the guest: {left}"
     summary = SUMMARY.findall(console)
     print(f"systemd + v2 guest, lessons: {summary[-1] if summary else '?'} ({result.seconds:.0f} s)", file=sys.stderr)
 
-
-def failures(console: str) -> str:
-    """pytest's ERRORS and FAILURES sections of the guest's run, where the reasons are."""
-    start = min((console.find(h) for h in ("= ERRORS =", "= FAILURES =") if h in console), default=-1)
-    end = console.find("short test summary info", max(start, 0))
-    return console[start:end] if 0 <= start < end else ""

@@ -41,5 +41,12 @@ def read(console: str) -> tuple[int | None, dict | None]:
     return status, residue
 
 
+def failures(console: str) -> str:
+    """pytest's ERRORS and FAILURES sections of a run's output, where the reasons are."""
+    start = min((console.find(h) for h in ("= ERRORS =", "= FAILURES =") if h in console), default=-1)
+    end = console.find("short test summary info", max(start, 0))
+    return console[start:end] if 0 <= start < end else ""
+
+
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

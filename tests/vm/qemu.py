@@ -9,12 +9,14 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from labkit.kernel import PR_SET_PDEATHSIG, prctl
 from tests.vm import initramfs, kernel
 
 QEMU = "qemu-system-x86_64"
@@ -100,8 +102,15 @@ class Guest:
             args += ["-virtfs", f"local,path={path},mount_tag={tag},security_model=none,readonly=on,multidevs=remap"]
         exports_env = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in (env or {}).items())
         (job / "run.sh").write_text("\n".join(mounts) + "\n" + exports_env + script + "\n")
-        qemu = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        qemu = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                preexec_fn=_die_with_parent)
         return Running(qemu, tmp, time.monotonic())
+
+
+def _die_with_parent() -> None:
+    # A test run killed outright (SIGKILL: no sessionfinish) must not leave a guest taking a CPU
+    # for half an hour under the next run.
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 @dataclass
