@@ -17,7 +17,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--root", default=DEFAULT_ROOT, help="where containers' state lives (default %(default)s)")
     p.add_argument("--log", help="append messages here")
     p.add_argument("--log-format", choices=("text", "json"), default="text")
-    p.add_argument("--systemd-cgroup", action="store_true", help="refused: labrun drives cgroupfs only")
+    p.add_argument("--systemd-cgroup", action="store_true", help="the container's group is a systemd scope (cgroupsPath slice:prefix:name; cgroup v2)")
     p.add_argument("--debug", action="store_true", help="show a Python traceback on an unexpected error")
     verbs = p.add_subparsers(dest="verb", required=True)
     c = verbs.add_parser("create", help="everything but the program: it waits for `start`")

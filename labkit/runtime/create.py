@@ -10,13 +10,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from labkit.runtime import bundle as bundles
-from labkit.runtime import hooks, init, log, resources, store
+from labkit.runtime import hooks, init, log, resources, store, systemd
 from labkit.runtime.errors import Refused
 from labkit.runtime.sync import Channel
 
 
 def create(root: Path, cid: str, bundle: str, pid_file: str | None = None, console_socket: str | None = None,
-           no_pivot: bool = False, systemd: bool = False) -> store.Record:
+           no_pivot: bool = False, systemd_cgroup: bool = False) -> store.Record:
     """Create container `cid` from `bundle`; returns its record (status 'created')."""
     bundle = os.path.abspath(bundle)
     spec = bundles.load(Path(bundle))
@@ -32,8 +32,7 @@ def create(root: Path, cid: str, bundle: str, pid_file: str | None = None, conso
     pids: list[int] = []
     try:
         _fifo(d, spec)
-        rel = resources.relative_path(spec, cid, systemd)
-        rec.cgroup, rec.cgroup_path = resources.create(rel, (spec.get("linux") or {}).get("resources") or {}), rel
+        _cgroup(rec, spec, systemd_cgroup)
         rec.pid = _spawn(rec, spec, d, console_socket, no_pivot, pids)
         rec.start_time = store.start_time(rec.pid)
         store.save(root, rec)
@@ -43,6 +42,32 @@ def create(root: Path, cid: str, bundle: str, pid_file: str | None = None, conso
         _undo(rec, d, pids)
         raise
     return rec
+
+
+def _cgroup(rec: store.Record, spec: dict, use_systemd: bool) -> None:
+    """cgroupfs: make the group, with its limits, now. systemd: plan the scope; systemd makes it
+    around stage 1's pid (a scope cannot be empty), in `_join`."""
+    linux = spec.get("linux") or {}
+    res = linux.get("resources") or {}
+    if use_systemd:
+        systemd.usable()
+        resources.limits(res)                # bad limits are refused before anything is made
+        scope = systemd.scope(linux.get("cgroupsPath") or "", rec.id)
+        rec.systemd = {"slice": scope.slice, "unit": scope.unit}
+        rec.cgroup, rec.cgroup_path = resources.planned(scope.path), scope.path
+    else:
+        rel = resources.relative_path(spec, rec.id)
+        rec.cgroup, rec.cgroup_path = resources.create(rel, res), rel
+
+
+def _join(rec: store.Record, spec: dict, pid: int) -> None:
+    """Put stage 1 in the container's group before it unshares anything: all it forks is counted."""
+    if rec.systemd:
+        res = (spec.get("linux") or {}).get("resources") or {}
+        systemd.start(systemd.Scope(**rec.systemd), rec.id, pid, res)
+        resources.configure(rec.cgroup_path, res)
+    else:
+        resources.join(rec.cgroup, pid)
 
 
 def _rootfs(spec: dict, bundle: str) -> str:
@@ -107,7 +132,7 @@ def _spawn(rec: store.Record, spec: dict, d: Path, console_socket: str | None, n
 
 def _lead(ch: Channel, rec: store.Record, spec: dict, child: int, pids: list[int]) -> int:
     """The parent's side of the handshake (runc's parentProcess.start)."""
-    resources.join(rec.cgroup, child)        # before it unshares anything: all it forks is counted
+    _join(rec, spec, child)
     ch.send("go")
     pid = 0
     while True:
@@ -163,5 +188,10 @@ def _undo(rec: store.Record, d: Path, pids: list[int]) -> None:
     _kill(pids)
     if rec.cgroup:
         resources.signal_all(rec.cgroup, signal.SIGKILL)
+        if rec.systemd:
+            try:
+                systemd.stop(systemd.Scope(**rec.systemd))
+            except Refused:
+                pass                         # the error that brought us here is the one to report
         resources.remove(rec.cgroup)
     shutil.rmtree(d, ignore_errors=True)

@@ -7,7 +7,7 @@ import signal
 import time
 from pathlib import Path
 
-from labkit.runtime import hooks, log, resources, store
+from labkit.runtime import hooks, log, resources, store, systemd
 from labkit.runtime.errors import Refused
 
 
@@ -27,6 +27,8 @@ def delete(root: Path, cid: str, force: bool = False) -> None:
                 raise Refused(f"cannot delete container {cid} that is {status}: stop it, or use --force")
             resources.signal_all(rec.cgroup, signal.SIGKILL)
             _wait_gone(rec)
+        if rec.systemd:
+            systemd.stop(systemd.Scope(**rec.systemd))
         resources.remove(rec.cgroup)
         shutil.rmtree(store.directory(root, cid), ignore_errors=True)
     for hook in rec.poststop:

@@ -15,7 +15,7 @@ def features() -> dict:
         "mountOptions": sorted([*mounts.FLAGS, *mounts.PROPAGATION]),
         "linux": {
             "namespaces": sorted(CLONE), "capabilities": CAPS,
-            "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False},
+            "cgroup": {"v1": True, "v2": True, "systemd": True, "systemdUser": False},
             "seccomp": {"enabled": True, "actions": sorted(seccomp.ACTIONS), "operators": sorted(seccomp.OPS)},
             "apparmor": {"enabled": True}, "selinux": {"enabled": True},
         },

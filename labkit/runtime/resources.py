@@ -18,14 +18,12 @@ from labkit.runtime.errors import Refused
 DRIVEN = {"memory", "pids", "cpu", "freezer"}
 
 
-def relative_path(spec: dict, cid: str, systemd: bool) -> str:
+def relative_path(spec: dict, cid: str) -> str:
     """linux.cgroupsPath below each hierarchy's root ('/labkit-docker/ID'); /ID when unset, as runc."""
-    if systemd:
-        raise Refused("labrun drives cgroups through the filesystem only; run the engine with "
-                      "native.cgroupdriver=cgroupfs (the lab's dockerd does), not --systemd-cgroup")
     path = (spec.get("linux") or {}).get("cgroupsPath") or f"/{cid}"
     if ":" in path:
-        raise Refused(f"cgroupsPath {path!r} is systemd's slice:prefix:name form; give a path like /{cid}")
+        raise Refused(f"cgroupsPath {path!r} is systemd's slice:prefix:name form: give a path like /{cid}, "
+                      "or call labrun with --systemd-cgroup")
     rel = os.path.normpath("/" + path).lstrip("/")
     if not rel or rel.startswith(".."):
         raise Refused(f"cgroupsPath {path!r} names no group below the hierarchy root")
@@ -59,27 +57,17 @@ def limits(resources: dict) -> Limits:
 
 def create(rel: str, resources: dict) -> dict[str, str]:
     """Make the group with its limits; returns {controller: directory}. On failure nothing is left."""
-    wanted = limits(resources)
-    parts = _parts(rel)
-    dirs = {c: str(p.path) for c, p in parts.items()}
-    v1dev = hierarchy.v1_mounts().get("devices")
-    if v1dev:
-        dirs["devices"] = os.path.join(v1dev, rel)
+    limits(resources)                                      # refused before anything is made
+    dirs = planned(rel)
     made: list[str] = []
     try:
         for d in dict.fromkeys(dirs.values()):
             made += _makedirs(os.path.dirname(d))          # parents first: v2 enables controllers in them
-            v2parts = {c for c, p in parts.items() if str(p.path) == d and p.version == "v2"}
+            v2parts = {c for c, p in _parts(rel).items() if str(p.path) == d and p.version == "v2"}
             if v2parts:
                 v2.enable(Path(hierarchy.unified()), Path(d), v2parts)
             made += _makedirs(d)
-        _write_limits(parts, wanted, resources)
-        rules = resources.get("devices") or []
-        rules = rules + devices.RUNC_ALLOWED if rules else []
-        if rules and v1dev:
-            devices.apply_v1(dirs["devices"], rules)
-        elif rules:
-            devices.apply_v2(dirs[next(iter(dirs))], rules)
+        configure(rel, resources)
     except (LabError, OSError) as err:
         remove(made)
         raise Refused(f"cannot set up cgroup {rel}: {err}") from None
@@ -89,12 +77,35 @@ def create(rel: str, resources: dict) -> dict[str, str]:
     return dirs
 
 
+def planned(rel: str) -> dict[str, str]:
+    """{controller: directory} of group `rel`, made or not (v1's devices too: labrun writes its rules)."""
+    dirs = {c: str(p.path) for c, p in _parts(rel).items()}
+    v1dev = hierarchy.v1_mounts().get("devices")
+    if v1dev:
+        dirs["devices"] = os.path.join(v1dev, rel)
+    return dirs
+
+
+def configure(rel: str, resources: dict) -> None:
+    """Write the limits and the device rules into the existing group `rel`."""
+    dirs = planned(rel)
+    try:
+        _write_limits(_parts(rel), limits(resources), resources)
+        rules = resources.get("devices") or []
+        rules = rules + devices.RUNC_ALLOWED if rules else []
+        if rules and "devices" in dirs:
+            devices.apply_v1(dirs["devices"], rules)
+        elif rules:
+            devices.apply_v2(dirs[next(iter(dirs))], rules)
+    except (LabError, OSError) as err:
+        raise Refused(f"cannot set up cgroup {rel}: {err}") from None
+
+
 def update(rel: str, resources: dict) -> None:
     """New limits for a container's existing group (`labrun update`): memory, pids, cpu."""
     wanted = limits(resources)
-    parts = _parts(rel)
     try:
-        _write_limits(parts, wanted, resources)
+        _write_limits(_parts(rel), wanted, resources)
     except (LabError, OSError) as err:
         raise Refused(f"cannot update cgroup {rel}: {err}") from None
 
@@ -120,7 +131,12 @@ def _shares(parts: dict, shares: int) -> None:
     if part.version == "v1":
         files.write(part.path / "cpu.shares", shares)
     else:
-        files.write(part.path / "cpu.weight", 1 + ((max(shares, 2) - 2) * 9999) // 262142)
+        files.write(part.path / "cpu.weight", cpu_weight(shares))
+
+
+def cpu_weight(shares: int) -> int:
+    """v1's cpu.shares (2..262144) as v2's cpu.weight (1..10000), runc's linear conversion."""
+    return 1 + ((max(shares, 2) - 2) * 9999) // 262142
 
 
 def _oom_killer(parts: dict, disable: bool) -> None:

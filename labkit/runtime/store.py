@@ -31,6 +31,7 @@ class Record:
     annotations: dict = field(default_factory=dict)
     cgroup: dict = field(default_factory=dict)           # controller -> directory
     cgroup_path: str = ""                                # below each hierarchy's root, for update
+    systemd: dict = field(default_factory=dict)          # the scope (slice, unit) with --systemd-cgroup
     poststop: list = field(default_factory=list)         # hooks for delete
     owner: str = "root"
 

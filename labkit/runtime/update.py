@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from labkit.runtime import bundle, resources, store
+from labkit.runtime import bundle, resources, store, systemd
 from labkit.runtime.errors import Refused
 
 # What update changes: the limits, not the device rules (runc's update leaves those too).
@@ -22,6 +22,8 @@ def update(root: Path, cid: str, source: str) -> None:
     for path in bundle.unsupported(wanted, UPDATABLE, "linux.resources."):
         raise Refused(f"unsupported field {path} in the update; labrun updates {', '.join(sorted(UPDATABLE))}")
     resources.update(rec.cgroup_path, wanted)
+    if rec.systemd:                      # and to systemd, which would otherwise write its own back
+        systemd.set_properties(systemd.Scope(**rec.systemd), wanted)
 
 
 def _read(source: str) -> dict:

@@ -333,6 +333,58 @@ def test_update_changes_the_limits_and_refuses_what_it_cannot(bundle):
     assert labrun("delete", cid).returncode == 0
 
 
+def test_systemd_cgroup_makes_a_scope_as_runc_does(bundle):
+    """--systemd-cgroup on a systemd + cgroup v2 machine (the guest): the container's group is the
+    scope systemd made, with the limits in its files and as unit properties, updated in both, and
+    gone with the container; runc makes the same scope for the same bundle. Elsewhere: refused in
+    one sentence, nothing made."""
+    path, spec = bundle
+    cid = path.name
+    spec["linux"]["cgroupsPath"] = f"system.slice:lab:{cid}"
+    unit = f"lab-{cid}.scope"
+    (path / "config.json").write_text(json.dumps(spec))
+    systemd_v2 = Path("/run/systemd/system").is_dir() and all(t == "cgroup2" for _p, t, _c in cgroups.mounts())
+    code, err = _create_systemd(path, cid)
+    if not systemd_v2:
+        assert code == 1 and ("needs systemd as PID 1" in err or "needs cgroup v2 only" in err), err
+        assert err.count("\n") == 1 and not (config.LABRUN_ROOT / cid).exists()
+        return
+    assert code == 0, err
+    pid = json.loads(labrun("state", cid).stdout)["pid"]
+    assert Path(f"/proc/{pid}/cgroup").read_text() == f"0::/system.slice/{unit}\n"
+    group = Path("/sys/fs/cgroup/system.slice") / unit
+    assert (group / "pids.max").read_text() == "32\n" and (group / "memory.max").read_text() == f"{64 << 20}\n"
+    assert unit_properties(unit) == {"Delegate": "yes", "MemoryMax": str(64 << 20), "TasksMax": "32"}
+    done = labrun("update", "--resources", "-", cid, input=json.dumps({"pids": {"limit": 40}}))
+    assert done.returncode == 0, done.stderr
+    assert (group / "pids.max").read_text() == "40\n" and unit_properties(unit)["TasksMax"] == "40"
+    assert labrun("start", cid).returncode == 0
+    wait_status(cid, "stopped")
+    ours = probe.facts((path / "out.txt").read_text())
+    assert labrun("delete", cid).returncode == 0
+    assert not group.exists() and unit_properties(unit).get("LoadState", "not-found") == "not-found"
+    theirs = subprocess.run(["runc", "--systemd-cgroup", "--root", str(config.RUNC_ROOT), "run", "--bundle", str(path), cid],
+                            capture_output=True, text=True, timeout=60)
+    assert theirs.returncode == 0, theirs.stderr
+    assert ours["memory"] == str(64 << 20) and probe.differences(ours, probe.facts(theirs.stdout)) == {}
+
+
+def _create_systemd(path: Path, cid: str) -> tuple[int, str]:
+    with open(path / "out.txt", "w") as out, open(path / "err.txt", "w") as err:
+        made = subprocess.run([str(config.LABRUN), "--systemd-cgroup", "--root", str(config.LABRUN_ROOT), "create",
+                               "--bundle", str(path), cid], stdin=subprocess.DEVNULL, stdout=out, stderr=err, timeout=60)
+    return made.returncode, (path / "err.txt").read_text()
+
+
+def unit_properties(unit: str) -> dict[str, str]:
+    """What systemd says of `unit` (LoadState only, once it is gone)."""
+    shown = subprocess.run(["systemctl", "show", "-p", "LoadState,Delegate,MemoryMax,TasksMax", unit],
+                           capture_output=True, text=True, timeout=30).stdout
+    props = dict(line.split("=", 1) for line in shown.splitlines() if "=" in line)
+    return {"LoadState": props["LoadState"]} if props.get("LoadState") != "loaded" else \
+        {k: v for k, v in props.items() if k != "LoadState"}
+
+
 def test_the_oom_killer_is_turned_off_on_v1_and_refused_on_v2(bundle):
     path, spec = bundle
     spec["linux"]["resources"]["memory"]["disableOOMKiller"] = True
@@ -362,7 +414,7 @@ def test_features_lists_what_labrun_does(engine):
     made = subprocess.run([str(config.LABRUN), "features"], capture_output=True, text=True, timeout=30)
     doc = json.loads(made.stdout)
     assert set(doc["linux"]["namespaces"]) == {"cgroup", "ipc", "mount", "network", "pid", "user", "uts"}
-    assert doc["linux"]["cgroup"]["systemd"] is False and "SCMP_ACT_ERRNO" in doc["linux"]["seccomp"]["actions"]
+    assert doc["linux"]["cgroup"]["systemd"] is True and "SCMP_ACT_ERRNO" in doc["linux"]["seccomp"]["actions"]
 
 
 def test_a_pod_runs_on_the_labrun_runtime_handler(engine):

@@ -32,7 +32,7 @@ MUST_PASS = ["test_docker_runs_a_lab_image", "test_the_same_image_runs_through_t
              "test_a_port_published_the_usual_way_listens_on_loopback_only",
              "test_the_engine_owns_its_cgroup_parents", "test_down_leaves_nothing_then_up_again",
              "test_the_flags_are_the_limits_of_the_containers_group",
-             "test_this_machine_mounts_what_the_test_expects"]
+             "test_this_machine_mounts_what_the_test_expects", "test_systemd_cgroup_makes_a_scope_as_runc_does"]
 MARK = "LABKIT-VM:"
 SUMMARY = re.compile(r"^(?:=+ )?(\d+ (?:passed|failed).*) in [\d.]+s", re.M)     # -q: no "=" around it
 

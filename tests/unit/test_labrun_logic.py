@@ -8,7 +8,7 @@ import os
 import pytest
 
 from labkit.kernel import consts as k
-from labkit.runtime import bundle, devices, mounts, resources, seccomp
+from labkit.runtime import bundle, devices, mounts, resources, seccomp, systemd
 from labkit.runtime.errors import Refused
 from labkit.runtime.kill import parse_signal
 
@@ -81,8 +81,41 @@ def test_oci_memory_swap_is_memory_plus_swap():
                             "cpu": {"quota": 50000, "period": 100000}})
     assert (got.memory_max, got.memory_swap_max, got.pids_max, got.cpu_quota) == (64 << 20, 64 << 20, 20, 50000)
     assert resources.limits({"memory": {"limit": 0}, "pids": {"limit": 0}}).set() == {}
-    with pytest.raises(Refused, match="systemd's slice:prefix:name"):
-        resources.relative_path({"linux": {"cgroupsPath": "system.slice:docker:x"}}, "x", systemd=False)
+    with pytest.raises(Refused, match="--systemd-cgroup"):
+        resources.relative_path({"linux": {"cgroupsPath": "system.slice:docker:x"}}, "x")
+
+
+@pytest.mark.parametrize("path, cid, slice_dir, unit", [
+    ("system.slice:docker:abc", "abc", "/system.slice", "docker-abc.scope"),
+    ("", "lab-12-box", "/system.slice", "labrun-lab-12-box.scope"),          # runc's default, with labrun for runc
+    (":lab:x", "x", "/system.slice", "lab-x.scope"),
+    ("machine-lab.slice::x", "x", "/machine.slice/machine-lab.slice", "x.scope"),
+    ("-.slice:p:x", "x", "/", "p-x.scope"),
+])
+def test_a_systemd_cgroups_path_names_a_scope_in_a_slice(path, cid, slice_dir, unit):
+    scope = systemd.scope(path, cid)
+    assert (systemd.expand_slice(scope.slice), scope.unit) == (slice_dir, unit)
+    assert scope.path == f"{slice_dir.strip('/')}/{unit}".lstrip("/")
+
+
+@pytest.mark.parametrize("path", ["/labkit-docker/x", "a:b", "system.slice:p:n:extra", "system:p:n",
+                                  "a--b.slice:p:n", "-a.slice:p:n", "a/b.slice:p:n", "system.slice:p:n.slice"])
+def test_a_path_that_is_no_scope_is_refused_in_one_sentence(path):
+    with pytest.raises(Refused) as err:
+        systemd.scope(path, "x")
+    assert "\n" not in str(err.value)
+
+
+def test_limits_become_systemd_properties_as_runc_converts_them():
+    props = dict((key, value) for key, _type, value in systemd.properties(
+        {"memory": {"limit": 64 << 20, "swap": 96 << 20}, "pids": {"limit": 20},
+         "cpu": {"quota": 12345, "period": 100000, "shares": 1024}}))
+    assert props == {"MemoryMax": str(64 << 20), "MemorySwapMax": str(32 << 20), "TasksMax": "20",
+                     "CPUQuotaPerSecUSec": "130000",        # 123450 µs a second, up to a whole 10 ms
+                     "CPUWeight": "39"}
+    lifted = dict((k, v) for k, _t, v in systemd.properties({"memory": {"limit": -1}, "pids": {"limit": -1}}))
+    assert lifted == {"MemoryMax": str(2**64 - 1), "TasksMax": str(2**64 - 1)}
+    assert systemd.properties({"memory": {"limit": 0}}) == []
 
 
 def test_seccomp_actions_carry_their_errno():
