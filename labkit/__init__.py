@@ -8,7 +8,7 @@ from __future__ import annotations
 from labkit.errors import LabError
 
 __version__ = "0.1.0"
-__all__ = ["LabError", "doctor", "require", "up", "down", "status", "clean"]
+__all__ = ["LabError", "doctor", "require", "up", "down", "status", "clean", "solution"]
 
 _LAZY = {
     "doctor": ("labkit.probes", "doctor"),
@@ -17,6 +17,7 @@ _LAZY = {
     "down": ("labkit.engine", "down"),
     "status": ("labkit.engine", "status"),
     "clean": ("labkit.cleanup", "clean"),
+    "solution": ("labkit.learner", "solution"),
 }
 
 

@@ -59,20 +59,45 @@ def _clean(args: argparse.Namespace) -> int:
 
 
 def _course(args: argparse.Namespace) -> int:
-    from labkit import course
+    from labkit import course, learner
+    from labkit.errors import BadInput
 
     if args.action == "index":
         print(course.index_page(), end="")
     elif args.action == "run":
-        for ls in [course.lesson(n) for n in args.lessons] or course.written():
-            print(f"running {ls.filename} ...", flush=True)
-            course.execute(ls.path)
+        return _run_lessons([course.lesson(n) for n in args.lessons] or course.written(), args.out, args.in_place)
+    elif args.action == "learner":
+        made = learner.sync()
+        print(f"your working copies are in {learner.LEARNER} ({len(made)} new); "
+              "`labkit course reset NN` gives a fresh one")
+    elif args.action == "reset":
+        if len(args.lessons) != 1:
+            raise BadInput("Say which lesson to reset", "", "For example: labkit course reset 04")
+        fresh, kept = learner.reset(args.lessons[0])
+        print(f"{fresh} is fresh" + (f"; your previous copy is {kept}" if kept else ""))
     else:
         dest = Path(args.lessons[0] if args.lessons else "student")
         for ls in course.written():
-            n = course.student_copy(ls.path, dest / ls.filename)
-            print(f"{dest / ls.filename}: {n} solutions blanked")
+            n = learner.copy(ls.path, dest / ls.filename)
+            print(f"{dest / ls.filename}: {n} solutions cut")
     return 0
+
+
+def _run_lessons(lessons: list, out: str, in_place: bool) -> int:
+    from labkit import course
+
+    tty, runs = sys.stdout.isatty(), []
+    for ls in lessons:
+        def progress(n: int, total: int, name: str = ls.filename) -> None:
+            print(f"\r{name}: cell {n}/{total} ", end="", flush=True)
+
+        run = course.run(ls, ls.path if in_place else Path(out) / ls.filename, progress=progress if tty else None)
+        runs.append(run)
+        print(f"\r{ls.filename}: {'ok' if run.ok else 'FAILED'} ({run.seconds:.0f} s)", flush=True)
+    print()
+    print(course.table(runs))
+    print(f"\nexecuted notebooks: {'in place, in notebooks/' if in_place else out}")
+    return 0 if all(r.ok for r in runs) else 1
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -105,9 +130,13 @@ def parser() -> argparse.ArgumentParser:
     cl = sub.add_parser("clean", help="remove everything any lesson made")
     cl.add_argument("lesson", nargs="?", help="only what lesson NN made")
     cl.set_defaults(run=_clean)
-    c = sub.add_parser("course", help="the lesson index, re-run lessons in place, student copies")
-    c.add_argument("action", choices=["index", "run", "student"])
-    c.add_argument("lessons", nargs="*", help="run: lesson numbers (default: all); student: the folder")
+    c = sub.add_parser("course", help="the lesson index, the learner's copies, re-run lessons in place")
+    c.add_argument("action", choices=["index", "learner", "reset", "run", "student"],
+                   help="learner: make the missing working copies in learner/; reset NN: a fresh copy of one; "
+                        "run: the teacher's lessons, with a table at the end; student DIR: learner copies written to DIR")
+    c.add_argument("lessons", nargs="*", help="run: lesson numbers (default: all); reset: one; student: the folder")
+    c.add_argument("--out", default="build/lessons", help="run: where the executed notebooks go (default %(default)s)")
+    c.add_argument("--in-place", action="store_true", help="run: store the fresh outputs in notebooks/ itself")
     c.set_defaults(run=_course)
     b = sub.add_parser("bench", help="measure (engine: cold and warm `labkit up`; runtime: labrun against runc)")
     b.add_argument("what", choices=["engine", "runtime"])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit import course, inventory
+from labkit import course, inventory, learner
 from tests.conftest import residue
 
 LESSONS = course.written()
@@ -44,7 +44,7 @@ def test_lesson_has_the_course_shape(lesson):
     assert len(exercises) >= 2, "at least two exercises"
     solutions = [c for c in code if "solution" in c["metadata"].get("tags", [])]
     assert len(solutions) == len(exercises), "one solution cell, tagged 'solution', per exercise"
-    assert all(course.SOLUTION_MARK in source(c) for c in solutions)
+    assert all(learner.SOLUTION_MARK in source(c) for c in solutions)
     assert "## Recap" in markdown and "## Cleanup" in markdown
     assert f'labkit.clean("{lesson.number}")' in source(code[-1]), "the last code cell cleans up"
 
@@ -53,7 +53,7 @@ def test_lesson_has_the_course_shape(lesson):
 def test_stored_outputs_come_from_one_clean_run(lesson):
     code = [c for c in cells(lesson) if c["cell_type"] == "code"]
     counts = [c["execution_count"] for c in code]
-    assert counts == list(range(1, len(code) + 1)), "re-run the lesson top to bottom: labkit course run NN"
+    assert counts == list(range(1, len(code) + 1)), "re-run the lesson top to bottom: labkit course run --in-place NN"
     errors = [o for c in code for o in c["outputs"] if o["output_type"] == "error"]
     assert errors == []
 

@@ -1,5 +1,5 @@
 """The course as a person sees it: JupyterLab in headless Chromium (Debian's, never a
-downloaded one) opening lesson 00 with its stored outputs rendered."""
+downloaded one) opening the learner's copy of lesson 00 with its stored outputs rendered."""
 from __future__ import annotations
 
 import os
@@ -27,11 +27,12 @@ def lab_url(tmp_path_factory):
     """A JupyterLab server as `./lab open` starts it, on a free loopback port."""
     if not Path(CHROMIUM).exists():
         pytest.skip("needs Debian's chromium (the README's set-up command installs it)")
+    from labkit import learner
+
     bindir = Path(sys.executable).parent
-    subprocess.run([bindir / "jupyter", "trust", *map(str, (ROOT / "notebooks").glob("*.ipynb"))],
-                   check=True, capture_output=True)
     port, token = free_port(), secrets.token_hex(12)
     home = tmp_path_factory.mktemp("jupyter")
+    learner.sync(home / "learner")          # the learner's copies, as `./lab open` makes and serves them
     log = open(home / "server.log", "w")
     # Settings, workspaces and config of the test's own: a learner's saved workspace (notebooks
     # left open, panels moved) must not decide what this test sees.
@@ -39,7 +40,7 @@ def lab_url(tmp_path_factory):
         "JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR", "JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR")}}
     server = subprocess.Popen(
         [bindir / "jupyter", "lab", "--allow-root", f"--config={ROOT}/etc/jupyter/jupyter_lab_config.py",
-         f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={ROOT}/notebooks"],
+         f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={home}/learner"],
         stdout=log, stderr=log, env=env)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -38,27 +38,5 @@ def test_checker_says_when_there_is_no_answer_yet():
     assert "No answer yet" in checks.check("00.2", None).message
 
 
-def test_student_copy_keeps_the_stub_and_drops_the_solution(tmp_path):
-    lesson = course.lesson("00")
-    n = course.student_copy(lesson.path, tmp_path / lesson.filename)
-    assert n == 2
-    text = (tmp_path / lesson.filename).read_text()
-    assert "containerd_pid = None" in text
-    assert course.SOLUTION_MARK not in text and "containerd.toml" not in text.split("containerd_pid = None", 1)[1].split("check(")[0]
-
-
 def test_notebooks_readme_is_the_generated_index():
     assert (course.NOTEBOOKS / "README.md").read_text() == course.index_page()
-
-
-@pytest.mark.parametrize("lesson", course.written(), ids=lambda ls: ls.number)
-def test_student_copy_of_every_lesson_cuts_every_solution(lesson, tmp_path):
-    cells = json.loads(lesson.path.read_text())["cells"]
-    solutions = [c for c in cells if "solution" in c["metadata"].get("tags", [])]
-    assert course.student_copy(lesson.path, tmp_path / lesson.filename) == len(solutions) >= 2
-    copied = json.loads((tmp_path / lesson.filename).read_text())["cells"]
-    for cell in copied:
-        if "solution" in cell["metadata"].get("tags", []):
-            src = "".join(cell["source"])
-            assert course.SOLUTION_MARK not in src and src.strip(), "a stub remains, the solution goes"
-            assert "= None" in src

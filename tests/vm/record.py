@@ -26,7 +26,7 @@ def job(lessons: list[str]) -> str:
     return "\n".join([
         *lab_job_prelude(REPO, VENV),
         "labkit up >/dev/null && labkit images build >/dev/null",
-        f"labkit course run {' '.join(lessons)} > /tmp/run.log 2>&1; echo \"{MARK}-EXIT $?\"; "
+        f"labkit course run --in-place {' '.join(lessons)} > /tmp/run.log 2>&1; echo \"{MARK}-EXIT $?\"; "
         "grep -v '^  File \\|^    ' /tmp/run.log | tail -n 60",
         f"for f in {files}; do echo; echo \"{MARK} $f $(base64 -w0 \"$f\")\"; done",
     ])
