@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
-from labkit import cgroups, config
+from labkit import cgroups, config, marks
 
 INSTALL = "Run the README's set-up command (`sudo ./lab open`), which installs it"
 
@@ -184,7 +184,7 @@ class Report:
 
     def _repr_html_(self) -> str:
         body = "".join(
-            f"<tr><td>{'✅' if r.ok else '❌'}</td><td>{escape(r.name)}</td><td><code>{escape(r.detail)}</code></td>"
+            f"<tr><td>{marks.html(r.ok)}</td><td>{escape(r.name)}</td><td><code>{escape(r.detail)}</code></td>"
             f"<td>{escape(r.fix)}</td></tr>"
             for r in self.rows
         )

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from labkit import config
+from labkit import config, marks
 from labkit.engine import containerd, dockerd, registry
 from labkit.engine.daemon import Daemon, differs, engine_lock, write_configs
 from labkit.errors import LabError
@@ -174,7 +174,7 @@ class Status:
 
     def _repr_html_(self) -> str:
         cells = "".join(
-            f"<tr><td>{r.name}</td><td>{'✅ up' if r.ready else '❌ down'}</td><td><code>{r.endpoint}</code></td></tr>"
+            f"<tr><td>{r.name}</td><td>{marks.html(r.ready)} {'up' if r.ready else 'down'}</td><td><code>{r.endpoint}</code></td></tr>"
             for r in self.rows
         )
         return f"<table><tr><th>daemon</th><th>state</th><th>endpoint</th></tr>{cells}</table>"

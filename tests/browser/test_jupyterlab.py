@@ -72,6 +72,7 @@ def test_lesson_00_shows_its_stored_outputs(lab_url, tmp_path):
     assert src.startswith("data:image/svg+xml"), "the course map is drawn, not shown as text"
     assert tables >= 2, "the doctor and engine tables render as HTML"
     assert "Digraph at 0x" not in text
+    assert "✓" in text and "✅" not in text, "the doctor's marks are glyphs every common font has, not emoji"
 
 
 def _wait_for(url: str, timeout: float = 60) -> None:
