@@ -133,13 +133,16 @@ def images_row() -> Row:
 
     if not (config.DOCKER_SOCK.exists()):
         return Row("lab images", False, "the lab dockerd is not running", "Start the engine first: `labkit up`")
+    if not os.access(config.DOCKER_SOCK, os.R_OK | os.W_OK):
+        return Row("lab images", False, f"out of reach: the lab dockerd's socket is root's, and this is uid {os.geteuid()}",
+                   "Start JupyterLab as root (`sudo ./lab open`)")
     try:
         from labkit.engine import docker_client
 
         client = docker_client()
         have = {t for i in client.images.list() for t in i.tags}
-    except Exception as err:     # any failure to ask is itself the finding
-        return Row("lab images", False, f"cannot list images: {err}", "Start the engine first: `labkit up`")
+    except Exception:           # any failure to ask is itself the finding; its text is the engine's log's
+        return Row("lab images", False, "the lab dockerd does not answer", "Start the engine again: `labkit up`")
     missing = [n for n in images.names() if images.recipe(n).tag not in have]
     if missing:
         return Row("lab images", False, f"missing: {', '.join(missing)}", "Build them with `labkit images build`")

@@ -6,9 +6,10 @@ cleanly: their stored outputs show what they do on a machine that has it all.
 """
 from __future__ import annotations
 
+import os
 from typing import Callable
 
-from labkit import probes
+from labkit import probes, stored
 from labkit.errors import LabError
 
 NEEDS: dict[str, Callable[[], probes.Row]] = {
@@ -24,7 +25,10 @@ NEEDS: dict[str, Callable[[], probes.Row]] = {
 def _engine_row() -> probes.Row:
     from labkit import engine
 
-    if not engine.status().up and probes.root_row().ok:
+    if not probes.root_row().ok:        # its sockets are root's: it may run, but not for this user
+        return probes.Row("engine", False, f"out of reach as uid {os.geteuid()}: its sockets are root's",
+                          "Start JupyterLab as root (`sudo ./lab open`)")
+    if not engine.status().up:
         engine.up()           # idempotent and fast: after a reboot the lesson just works
     st = engine.status()
     down = [r.name for r in st.rows if not r.ready]
@@ -78,10 +82,9 @@ def require(*needs: str) -> None:
 
 def _explain(report: probes.Report) -> str:
     missing = "; ".join(f"**{r.name}** ({r.detail})" for r in report.failures)
-    fixes = " ".join(f"{r.fix}." for r in report.failures if r.fix)
-    return (f"This lesson needs what this machine lacks: {missing}. The cells below will not run here; "
-            f"the outputs stored in the notebook show what each one does on a machine that has it. "
-            f"To run them yourself: {fixes}")
+    fixes = " ".join(dict.fromkeys(f"{r.fix}." for r in report.failures if r.fix))
+    return (f"Here this lesson lacks {missing}, so a cell that needs them shows the output it had on a "
+            f"machine that has them, and the others run. {fixes}")
 
 
 def _ipython():
@@ -103,6 +106,10 @@ def _show(markdown: str, shell) -> None:
 
 
 def _set_skipping(shell, report: probes.Report | None) -> None:
+    """From now on, run a cell only if it needs nothing missing; any other cell shows its stored
+    output again (running a cell clears what the notebook showed). The cell is found in the lesson by
+    its code: IPython transforms a cell before it says which one runs. Code found nowhere in the
+    lesson (an answer the learner wrote, an edited cell) is the learner's own, and runs."""
     transformers = shell.input_transformers_post
     transformers[:] = [t for t in transformers if not getattr(t, "labkit_skip", False)]
     if report is None:
@@ -112,10 +119,20 @@ def _set_skipping(shell, report: probes.Report | None) -> None:
     def skip(lines: list[str]) -> list[str]:
         if any("require(" in line for line in lines):   # let a re-check through
             return lines
-        return [f"print('(skipped here: needs {names}; the stored output shows what this cell does)')\n"]
+        session = _session(shell)
+        cell = stored.by_code("".join(lines), session, shell.input_transformer_manager.transform_cell)
+        if cell is None or stored.runs_unprivileged(cell):
+            return lines
+        return [f"__import__('labkit.stored').stored.replay({cell.get('id')!r}, {session!r}, {names!r})\n"]
 
     skip.labkit_skip = True
     transformers.append(skip)
+
+
+def _session(shell) -> str | None:
+    # JupyterLab (jupyter_server 2) starts each kernel with the notebook's path in JPY_SESSION_NAME;
+    # ipykernel puts it in the namespace as __session__.
+    return shell.user_ns.get("__session__") or os.environ.get("JPY_SESSION_NAME")
 
 
 def _install_error_display(shell) -> None:
