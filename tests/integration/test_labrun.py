@@ -344,6 +344,8 @@ def test_systemd_cgroup_makes_a_scope_as_runc_does(bundle):
     unit = f"lab-{cid}.scope"
     (path / "config.json").write_text(json.dumps(spec))
     systemd_v2 = Path("/run/systemd/system").is_dir() and all(t == "cgroup2" for _p, t, _c in cgroups.mounts())
+    in_the_guest = os.environ.get("LABKIT_EXPECT_CGROUP") == "v2" and Path("/proc/1/comm").read_text() == "systemd\n"
+    assert systemd_v2 or not in_the_guest, "the systemd + v2 guest must take the scope branch"
     code, err = _create_systemd(path, cid)
     if not systemd_v2:
         assert code == 1 and ("needs systemd as PID 1" in err or "needs cgroup v2 only" in err), err
