@@ -387,6 +387,25 @@ def unit_properties(unit: str) -> dict[str, str]:
         {k: v for k, v in props.items() if k != "LoadState"}
 
 
+@pytest.mark.parametrize("field, value, enabled", [
+    ("apparmorProfile", "unconfined", "/sys/module/apparmor/parameters/enabled"),
+    ("selinuxLabel", "system_u:system_r:container_t:s0", "/sys/fs/selinux/enforce"),
+])
+def test_a_security_label_is_applied_where_the_host_has_the_lsm_and_refused_elsewhere(bundle, field, value, enabled):
+    path, spec = bundle
+    spec["process"][field] = value
+    spec["process"]["args"] = ["cat", "/proc/self/attr/current"]
+    write(path, spec, path.name)
+    has_lsm = Path(enabled).exists() and (field != "apparmorProfile" or Path(enabled).read_text().strip() == "Y")
+    if not has_lsm:
+        code, err = create(path, path.name)
+        assert code == 1 and "asks for" in err and "is not enabled here" in err and err.count("\n") == 1, err
+        assert not (config.LABRUN_ROOT / path.name).exists()
+        return
+    label = run_labrun(path, path.name).strip()
+    assert label.startswith(value), label
+
+
 def test_the_oom_killer_is_turned_off_on_v1_and_refused_on_v2(bundle):
     path, spec = bundle
     spec["linux"]["resources"]["memory"]["disableOOMKiller"] = True
