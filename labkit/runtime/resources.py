@@ -58,12 +58,12 @@ def limits(resources: dict) -> Limits:
 def create(rel: str, resources: dict) -> dict[str, str]:
     """Make the group with its limits; returns {controller: directory}. On failure nothing is left."""
     limits(resources)                                      # refused before anything is made
-    dirs = planned(rel)
+    dirs, parts = planned(rel), _parts(rel)
     made: list[str] = []
     try:
         for d in dict.fromkeys(dirs.values()):
             made += _makedirs(os.path.dirname(d))          # parents first: v2 enables controllers in them
-            v2parts = {c for c, p in _parts(rel).items() if str(p.path) == d and p.version == "v2"}
+            v2parts = {c for c, p in parts.items() if str(p.path) == d and p.version == "v2"}
             if v2parts:
                 v2.enable(Path(hierarchy.unified()), Path(d), v2parts)
             made += _makedirs(d)
