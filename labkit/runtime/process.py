@@ -98,7 +98,9 @@ def lsm_writes(process: dict) -> list[tuple[str, str]]:
         knob = "/proc/self/attr/apparmor/exec" if os.path.exists("/proc/self/attr/apparmor/exec") else "/proc/self/attr/exec"
         out.append((knob, f"exec {profile}"))
     if label:
-        if not os.path.exists("/sys/fs/selinux/enforce"):
+        # Enabled means a policy is loaded, as go-selinux (runc's) decides: with none, selinuxfs may be
+        # mounted and the kernel takes the write, but every process stays in the context "kernel".
+        if not os.path.exists("/sys/fs/selinux/enforce") or _read("/proc/self/attr/current").rstrip("\0") == "kernel":
             raise Refused(f"config.json asks for SELinux label {label!r}, and SELinux is not enabled here")
         out.append(("/proc/self/attr/exec", label))
     return out
