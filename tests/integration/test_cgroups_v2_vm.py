@@ -53,7 +53,7 @@ ENGINE_CELLS = ("labkit.require(", "DOCKER", "box.", "pids_file", '"08.3"', "lab
 LESSON_PROOFS = ["mode: v2", "memory.events (v2) or memory.oom_control (v1): ['oom_kill 1']",
                  "the bomb reached the limit: True", "the host stayed responsive: yes",
                  "cpu.max (v2), or cpu.cfs_quota_us and cpu.cfs_period_us (v1): 20000 100000",
-                 "throttled after the quota: yes", "freezer.state FROZEN (v1), or frozen 1 in cgroup.events (v2): True",
+                 "throttled after the quota, or kept under it by a busy machine: yes", "freezer.state FROZEN (v1), or frozen 1 in cgroup.events (v2): True",
                  "progress while frozen: none", "progress after thaw: yes",
                  "the kernel filled the new group with its version's files: so here",
                  "✓ Right: the kernel sees bytes", "held to 50 MiB and 10 processes",
