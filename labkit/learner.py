@@ -31,8 +31,8 @@ def copy(src: Path, dest: Path) -> int:
         if _is_solution(cell):
             cell.source = cell.source.split(SOLUTION_MARK)[0].rstrip() + "\n"
             cut += 1
-        if cell.cell_type == "code" and (_is_solution(cell) or course.CHECK.search(cell.source) or _tagged(cell, "reveals")):
-            cell.outputs, cell.execution_count = [], None       # a stored "✓ Right: ..." names the answer
+        if hides_output(cell):
+            cell.outputs, cell.execution_count = [], None
     dest.parent.mkdir(parents=True, exist_ok=True)
     nbformat.sign.NotebookNotary().sign(nb)     # the course's own: its stored diagrams (SVG) render
     nbformat.write(nb, dest)
@@ -105,6 +105,13 @@ def exercises(number: str) -> list[str]:
 
     cells = nbformat.read(_lesson(number).path, as_version=4).cells
     return list(dict.fromkeys(m.group(1) for c in cells if c.cell_type == "code" for m in course.CHECK.finditer(c.source)))
+
+
+def hides_output(cell) -> bool:
+    """Whether a learner never sees this cell's stored output: an answer, a check (a stored
+    "✓ Right: ..." names the answer), or a cell tagged `reveals`."""
+    return cell.cell_type == "code" and (_is_solution(cell) or bool(course.CHECK.search(cell.source))
+                                         or _tagged(cell, "reveals"))
 
 
 def _is_solution(cell) -> bool:

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from labkit import course
+from labkit import course, learner
 
 
 def cell(cell_id: str | None, session: str | None):
@@ -39,7 +39,7 @@ def runs_unprivileged(found) -> bool:
 def replay(cell_id: str | None, session: str | None, needs: str) -> None:
     """Say why the cell did not run, and show its stored output (unless it would give an answer away)."""
     found = cell(cell_id, session)
-    if found is None or _gives_away(found):
+    if found is None or learner.hides_output(found):
         print(f"(skipped here: needs {needs})")
         return
     print(f"(skipped here: needs {needs}; on a machine that has it, this cell shows:)")
@@ -50,10 +50,6 @@ def replay(cell_id: str | None, session: str | None, needs: str) -> None:
             (sys.stderr if out.name == "stderr" else sys.stdout).write(out.text)
         elif out.output_type in ("display_data", "execute_result"):
             display(dict(out.data), raw=True, metadata=dict(out.get("metadata", {})))
-
-
-def _gives_away(found) -> bool:
-    return bool(course.CHECK.search(found.source)) or "reveals" in found.metadata.get("tags", [])
 
 
 @lru_cache(maxsize=4)
